@@ -1,0 +1,96 @@
+//! `adaptdb register`: sketch one training dataset and register it as a model version.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use adaptdb::{Index, InputOptions, Registration};
+use anyhow::{bail, Context};
+
+use super::init::ParamArgs;
+
+/// Arguments of `adaptdb register`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The index directory (created with the given parameters if it does not exist).
+    index: PathBuf,
+    /// The model version's training data (CSV, optionally gzip-compressed).
+    data: PathBuf,
+    /// Model name.
+    #[arg(long)]
+    name: String,
+    /// Version label [default: the next whole number for this name].
+    #[arg(long)]
+    version: Option<String>,
+    /// Column holding the label, excluded from the features [default: `label` if present].
+    #[arg(long)]
+    label_column: Option<String>,
+    /// Where the model itself lives.
+    #[arg(long, default_value = "")]
+    uri: String,
+    /// Metadata as KEY=VALUE (repeatable).
+    #[arg(long = "meta", value_name = "KEY=VALUE")]
+    metadata: Vec<String>,
+    /// The model's accuracy on its own holdout data.
+    #[arg(long)]
+    source_accuracy: Option<f64>,
+    /// Print the result as JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    params: ParamArgs,
+}
+
+/// Registers the dataset.
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let mut metadata = Vec::new();
+    for kv in &args.metadata {
+        let Some((k, v)) = kv.split_once('=') else {
+            bail!("--meta {kv:?}: expected KEY=VALUE");
+        };
+        metadata.push((k.to_string(), v.to_string()));
+    }
+    let registration = Registration {
+        name: args.name.clone(),
+        version: args.version.clone(),
+        uri: args.uri.clone(),
+        metadata,
+        source_accuracy: args.source_accuracy,
+    };
+    let index = Index::open_or_create(&args.index, args.params.params())
+        .with_context(|| format!("opening index {}", args.index.display()))?;
+    let input = InputOptions {
+        label_column: args.label_column.clone(),
+    };
+    let done = index
+        .register_file(&registration, &args.data, &input)
+        .with_context(|| format!("registering {} from {}", args.name, args.data.display()))?;
+    let m = &done.model;
+    if args.json {
+        let out = serde_json::json!({
+            "id": m.id, "name": m.name, "version": m.version, "rows": m.rows,
+            "partitions": m.partitions, "flattened": m.flat_len,
+            "fingerprint": format!("{:016x}", m.fingerprint),
+            "created_space": done.created_space, "duplicates": done.duplicates,
+        });
+        println!("{out}");
+    } else {
+        println!(
+            "registered {} (id {}): {} rows, {} partitions, {} flattened band hashes",
+            super::label(m),
+            m.id,
+            m.rows,
+            m.partitions,
+            m.flat_len
+        );
+        if done.created_space {
+            println!("  fixed the index's sample space from this dataset");
+        }
+        if !done.duplicates.is_empty() {
+            println!(
+                "  the data sketches identically to model ids {:?}",
+                done.duplicates
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,104 @@
+//! `adaptdb search`: rank the registered model versions for a target dataset.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use adaptdb::{Index, InputOptions, SearchOptions, SearchPath, SearchResults};
+use anyhow::Context;
+
+/// Arguments of `adaptdb search`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The index directory.
+    index: PathBuf,
+    /// The target dataset (features only; a `label` column is ignored).
+    data: PathBuf,
+    /// Matches to return.
+    #[arg(long, default_value_t = 10)]
+    top_k: usize,
+    /// Column holding the label, excluded from the features [default: `label` if present].
+    #[arg(long)]
+    label_column: Option<String>,
+    /// Score every model when the index holds at most this many.
+    #[arg(long, default_value_t = SearchOptions::default().exhaustive_limit)]
+    exhaustive_limit: usize,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs the search.
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let index = Index::open_read_only(&args.index)
+        .with_context(|| format!("opening index {}", args.index.display()))?;
+    let options = SearchOptions {
+        top_k: args.top_k,
+        exhaustive_limit: args.exhaustive_limit,
+        ..SearchOptions::default()
+    };
+    let input = InputOptions {
+        label_column: args.label_column.clone(),
+    };
+    let results = index
+        .search_file(&args.data, &input, &options)
+        .with_context(|| format!("searching with {}", args.data.display()))?;
+    if args.json {
+        println!("{}", to_json(&args.data, &results));
+    } else {
+        print_table(&results);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The `--json` form of a search's results.
+pub fn to_json(target: &std::path::Path, r: &SearchResults) -> serde_json::Value {
+    let (path, candidates) = match r.path {
+        SearchPath::Exhaustive => ("exhaustive", r.models),
+        SearchPath::Bands { candidates, .. } => ("bands", candidates),
+    };
+    let results: Vec<_> = r
+        .matches
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            serde_json::json!({
+                "rank": i + 1, "name": m.model.name, "version": m.model.version,
+                "adaptivity": m.adaptivity, "id": m.model.id, "uri": m.model.uri,
+                "rows": m.model.rows, "partitions": m.model.partitions,
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "target": target.display().to_string(),
+        "target_rows": r.target_rows,
+        "target_partitions": r.target_partitions,
+        "models": r.models,
+        "path": path,
+        "candidates": candidates,
+        "results": results,
+    })
+}
+
+fn print_table(r: &SearchResults) {
+    let mut t = super::table(&["rank", "model", "adaptivity", "rows"]);
+    for (i, m) in r.matches.iter().enumerate() {
+        t.add_row(vec![
+            (i + 1).to_string(),
+            super::label(&m.model),
+            format!("{:.4}", m.adaptivity),
+            m.model.rows.to_string(),
+        ]);
+    }
+    println!("{t}");
+    let how = match r.path {
+        SearchPath::Exhaustive => format!("scored all {} model versions", r.models),
+        SearchPath::Bands { probed, candidates } => format!(
+            "scored the best of {candidates} candidates from {probed} band tables ({} versions)",
+            r.models
+        ),
+    };
+    println!(
+        "target: {} rows in {} partitions; {how}",
+        r.target_rows, r.target_partitions
+    );
+}

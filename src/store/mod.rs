@@ -1,0 +1,911 @@
+//! The index on disk: a directory holding the redb catalogue `catalog.redb` and the
+//! append-only segment files under `segments/` (FORMAT.md). [`Index`] is the public
+//! entry point: create or open an index, register datasets, search with a target.
+
+pub mod catalog;
+pub mod segment;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use redb::{
+    ConcurrencyMode, Database, ReadOnlyDatabase, ReadTransaction, ReadableDatabase,
+    ReadableMultimapTable, ReadableTable, ReadableTableMetadata, WriteTransaction,
+};
+
+use crate::codec::DecodeError;
+use crate::error::{Error, Result};
+use crate::input::{self, InputOptions, RowSource};
+use crate::params::Params;
+use crate::search::{self, SearchOptions, SearchPath, SearchResults};
+use crate::sketch::{collect_frame, FrameRows, Sketch, Sketcher};
+use crate::space::SampleSpace;
+use catalog::*;
+use segment::{SegmentReader, SegmentWriter, SketchRecord};
+
+/// Version of the on-disk format written by this build (FORMAT.md §2).
+pub const FORMAT_VERSION: u32 = 1;
+/// File name of the catalogue inside an index directory.
+pub const CATALOG_FILE: &str = "catalog.redb";
+
+/// Errors of the storage layer.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// A file could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// The catalogue database reported an error.
+    #[error("{}: {source}", path.display())]
+    Catalog {
+        /// The catalogue file.
+        path: PathBuf,
+        /// redb's error.
+        source: Box<redb::Error>,
+    },
+    /// Another process holds the index open for writing (or, for a writer, at all).
+    #[error("{}: the index is open for writing in another process", path.display())]
+    Locked {
+        /// The catalogue file.
+        path: PathBuf,
+    },
+    /// The path does not hold an index.
+    #[error("{}: not an adaptdb index: {reason}", path.display())]
+    NotAnIndex {
+        /// The path given.
+        path: PathBuf,
+        /// What is missing or wrong.
+        reason: String,
+    },
+    /// An index already exists where one was to be created.
+    #[error("{}: an index already exists here", path.display())]
+    Exists {
+        /// The directory.
+        path: PathBuf,
+    },
+    /// The index was written in a format version this build cannot read.
+    #[error("{}: format version {found}; this build reads version {supported}", path.display())]
+    FormatVersion {
+        /// The catalogue file.
+        path: PathBuf,
+        /// The version found.
+        found: u32,
+        /// The version this build reads.
+        supported: u32,
+    },
+    /// Bytes on disk do not have the shape FORMAT.md gives them.
+    #[error("{}: corrupt: {reason}", path.display())]
+    Corrupt {
+        /// The damaged file.
+        path: PathBuf,
+        /// What was found.
+        reason: String,
+    },
+    /// The model name and version are already registered.
+    #[error("{name}@{version} is already registered (model id {id})")]
+    DuplicateVersion {
+        /// Model name.
+        name: String,
+        /// Version label.
+        version: String,
+        /// The existing model's id.
+        id: u32,
+    },
+    /// A name, version or other label cannot be stored.
+    #[error("invalid {what} {value:?}: {reason}")]
+    InvalidLabel {
+        /// Which label.
+        what: &'static str,
+        /// The value given.
+        value: String,
+        /// Why it was refused.
+        reason: &'static str,
+    },
+    /// The index has no registered dataset yet, so it has no sample space to search in.
+    #[error("{}: the index is empty; register a dataset first", path.display())]
+    Empty {
+        /// The index directory.
+        path: PathBuf,
+    },
+    /// A write was attempted through a read-only handle.
+    #[error("{}: the index was opened read-only", path.display())]
+    ReadOnly {
+        /// The index directory.
+        path: PathBuf,
+    },
+}
+
+/// What to record about a model version besides its training data.
+#[derive(Debug, Clone, Default)]
+pub struct Registration {
+    /// Model name.
+    pub name: String,
+    /// Version label; `None` picks the next whole number for the name ("1", "2", …).
+    pub version: Option<String>,
+    /// Where the model lives (optional).
+    pub uri: String,
+    /// Free key/value metadata.
+    pub metadata: Vec<(String, String)>,
+    /// The model's accuracy on its own holdout, when known.
+    pub source_accuracy: Option<f64>,
+}
+
+impl Registration {
+    /// A registration of `name` with the next free version.
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            ..Self::default()
+        }
+    }
+
+    /// Sets the version label.
+    pub fn version(mut self, version: impl Into<String>) -> Self {
+        self.version = Some(version.into());
+        self
+    }
+}
+
+enum Catalog {
+    Writable(Database),
+    ReadOnly(ReadOnlyDatabase),
+}
+
+/// An adaptdb index: many model versions, each with the sketch of its training data.
+///
+/// An `Index` is `Sync`: any number of threads may search while one registers. Across
+/// processes, one may hold it writable ([`Index::open`]) while others read it
+/// ([`Index::open_read_only`]).
+pub struct Index {
+    dir: PathBuf,
+    catalog_path: PathBuf,
+    db: Catalog,
+    params: Params,
+    sketcher: RwLock<Option<Arc<Sketcher>>>,
+    segments: SegmentReader,
+    writer: Mutex<Option<SegmentWriter>>,
+    space_lock: Mutex<()>,
+}
+
+/// What a registration stored.
+#[derive(Debug, Clone)]
+pub struct Registered {
+    /// The model version as catalogued.
+    pub model: ModelVersion,
+    /// Whether this registration fixed the index's sample space (the first one does).
+    pub created_space: bool,
+    /// Ids of model versions whose training data sketched identically.
+    pub duplicates: Vec<u32>,
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+fn builder() -> redb::Builder {
+    let mut b = Database::builder();
+    b.set_concurrency_mode(ConcurrencyMode::SingleWriter);
+    b
+}
+
+impl Index {
+    /// Creates an empty index in directory `dir` (created if absent; it must not hold an
+    /// index already). The sample space is fixed by the first registration.
+    pub fn create(dir: impl AsRef<Path>, params: Params) -> Result<Self> {
+        params.validate()?;
+        let dir = dir.as_ref().to_path_buf();
+        let catalog_path = dir.join(CATALOG_FILE);
+        if catalog_path.exists() {
+            return Err(StoreError::Exists { path: dir }.into());
+        }
+        std::fs::create_dir_all(&dir).map_err(|source| StoreError::Io {
+            path: dir.clone(),
+            source,
+        })?;
+        let db = builder()
+            .create(&catalog_path)
+            .map_err(|e| db_error(&catalog_path, e.into()))?;
+        let index = Self::assemble(dir, catalog_path, Catalog::Writable(db), params.clone());
+        let txn = index.begin_write()?;
+        index.write_meta(&txn, KEY_FORMAT, &FORMAT_VERSION.to_le_bytes())?;
+        index.write_meta(&txn, KEY_PARAMS, &params.encode())?;
+        index.write_meta(&txn, KEY_PADDING, &0u64.to_le_bytes())?;
+        index.write_meta(&txn, KEY_NEXT_MODEL, &0u32.to_le_bytes())?;
+        index.touch_tables(&txn)?;
+        index.commit(txn)?;
+        tracing::debug!(dir = %index.dir.display(), "created index");
+        Ok(index)
+    }
+
+    /// Opens an existing index for reading and writing.
+    pub fn open(dir: impl AsRef<Path>) -> Result<Self> {
+        let (dir, catalog_path) = Self::locate(dir.as_ref())?;
+        let db = builder()
+            .open(&catalog_path)
+            .map_err(|e| db_error(&catalog_path, e.into()))?;
+        Self::load(dir, catalog_path, Catalog::Writable(db))
+    }
+
+    /// Opens an existing index read-only; it may be open for writing in another process.
+    pub fn open_read_only(dir: impl AsRef<Path>) -> Result<Self> {
+        let (dir, catalog_path) = Self::locate(dir.as_ref())?;
+        let db = builder()
+            .open_read_only(&catalog_path)
+            .map_err(|e| db_error(&catalog_path, e.into()))?;
+        Self::load(dir, catalog_path, Catalog::ReadOnly(db))
+    }
+
+    /// Opens the index in `dir` for writing, creating it with `params` if there is none.
+    pub fn open_or_create(dir: impl AsRef<Path>, params: Params) -> Result<Self> {
+        if dir.as_ref().join(CATALOG_FILE).exists() {
+            Self::open(dir)
+        } else {
+            Self::create(dir, params)
+        }
+    }
+
+    fn locate(dir: &Path) -> Result<(PathBuf, PathBuf)> {
+        let not = |reason: &str| StoreError::NotAnIndex {
+            path: dir.into(),
+            reason: reason.into(),
+        };
+        if !dir.exists() {
+            return Err(not("no such directory").into());
+        }
+        if !dir.is_dir() {
+            return Err(not("an index is a directory, this is a file").into());
+        }
+        let catalog_path = dir.join(CATALOG_FILE);
+        if !catalog_path.is_file() {
+            return Err(not("it has no catalog.redb").into());
+        }
+        Ok((dir.to_path_buf(), catalog_path))
+    }
+
+    fn assemble(dir: PathBuf, catalog_path: PathBuf, db: Catalog, params: Params) -> Self {
+        let segments = SegmentReader::new(&dir);
+        Self {
+            dir,
+            catalog_path,
+            db,
+            params,
+            sketcher: RwLock::new(None),
+            segments,
+            writer: Mutex::new(None),
+            space_lock: Mutex::new(()),
+        }
+    }
+
+    fn load(dir: PathBuf, catalog_path: PathBuf, db: Catalog) -> Result<Self> {
+        let mut index = Self::assemble(dir, catalog_path, db, Params::default());
+        let txn = index.begin_read()?;
+        let format = index
+            .read_meta(&txn, KEY_FORMAT)?
+            .ok_or_else(|| StoreError::NotAnIndex {
+                path: index.catalog_path.clone(),
+                reason: "the catalogue has no format version".into(),
+            })?;
+        let found = index.decode_u32(KEY_FORMAT, &format)?;
+        if found != FORMAT_VERSION {
+            let path = index.catalog_path.clone();
+            return Err(StoreError::FormatVersion {
+                path,
+                found,
+                supported: FORMAT_VERSION,
+            }
+            .into());
+        }
+        let params = index.read_meta(&txn, KEY_PARAMS)?.unwrap_or_default();
+        index.params = Params::decode(&params).map_err(|e| index.corrupt(e))?;
+        drop(txn);
+        tracing::debug!(dir = %index.dir.display(), "opened index");
+        Ok(index)
+    }
+
+    /// The index directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The parameters fixed at creation.
+    pub fn params(&self) -> &Params {
+        &self.params
+    }
+
+    /// The sample space, once the first registration has fixed it.
+    pub fn space(&self) -> Result<Option<SampleSpace>> {
+        Ok(self.sketcher()?.map(|s| s.space().clone()))
+    }
+
+    /// The sketcher of this index, built from the stored space on first use.
+    pub fn sketcher(&self) -> Result<Option<Arc<Sketcher>>> {
+        if let Some(s) = self.sketcher.read().ok().and_then(|g| g.clone()) {
+            return Ok(Some(s));
+        }
+        let txn = self.begin_read()?;
+        let Some(bytes) = self.read_meta(&txn, KEY_SPACE)? else {
+            return Ok(None);
+        };
+        let space = SampleSpace::decode(&bytes).map_err(|e| self.corrupt(e))?;
+        Ok(Some(self.install_sketcher(space)))
+    }
+
+    fn install_sketcher(&self, space: SampleSpace) -> Arc<Sketcher> {
+        let sketcher = Arc::new(Sketcher::new(self.params.clone(), space));
+        if let Ok(mut slot) = self.sketcher.write() {
+            *slot = Some(sketcher.clone());
+        }
+        sketcher
+    }
+
+    /// Sketches the dataset at `path` under this index's parameters and sample space.
+    pub fn sketch_file(&self, path: &Path, options: &InputOptions) -> Result<Sketch> {
+        let mut source = input::open(path, options)?;
+        let sketcher = self.sketcher()?.ok_or_else(|| StoreError::Empty {
+            path: self.dir.clone(),
+        })?;
+        Ok(sketcher.sketch(source.as_mut())?)
+    }
+
+    /// Registers the dataset at `path` as the training data of `registration`.
+    pub fn register_file(
+        &self,
+        registration: &Registration,
+        path: &Path,
+        options: &InputOptions,
+    ) -> Result<Registered> {
+        let mut source = input::open(path, options)?;
+        self.register(registration, source.as_mut())
+    }
+
+    /// Sketches every row of `source` and registers it as the training data of
+    /// `registration`, in one atomic, durable step.
+    ///
+    /// The first registration fixes the sample space from its own data. Nothing is changed
+    /// when any step fails: bad data, a duplicate name and version, or an I/O error.
+    pub fn register(
+        &self,
+        registration: &Registration,
+        source: &mut dyn RowSource,
+    ) -> Result<Registered> {
+        let span = tracing::debug_span!("register", name = %registration.name);
+        let _enter = span.enter();
+        validate_label("name", &registration.name)?;
+        if let Some(v) = &registration.version {
+            validate_label("version", v)?;
+        }
+        if matches!(self.db, Catalog::ReadOnly(_)) {
+            return Err(StoreError::ReadOnly {
+                path: self.dir.clone(),
+            }
+            .into());
+        }
+        let started = std::time::Instant::now();
+        if let Some(sketcher) = self.sketcher()? {
+            let sketch = sketcher.sketch(source)?;
+            return self.commit_registration(registration, sketch, None, started);
+        }
+        // The first registration fixes the sample space; registrations racing with it in
+        // this process wait here, then sketch in the space it fixed.
+        let _first = self.space_lock.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(sketcher) = self.sketcher()? {
+            let sketch = sketcher.sketch(source)?;
+            return self.commit_registration(registration, sketch, None, started);
+        }
+        let frame = collect_frame(source)?;
+        let p = &self.params;
+        let space = SampleSpace::from_reference(&frame, p.bins, p.reference_rows as usize, p.seed);
+        let sketcher = Sketcher::new(p.clone(), space.clone());
+        let sketch = sketcher.sketch(&mut FrameRows::new(&frame))?;
+        self.commit_registration(registration, sketch, Some(space), started)
+    }
+
+    fn commit_registration(
+        &self,
+        registration: &Registration,
+        sketch: Sketch,
+        new_space: Option<SampleSpace>,
+        started: std::time::Instant,
+    ) -> Result<Registered> {
+        let sketched = started.elapsed();
+        let mut writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let txn = self.begin_write()?;
+        if let Some(space) = &new_space {
+            self.write_meta(&txn, KEY_SPACE, &space.encode())?;
+        }
+        let version = match &registration.version {
+            Some(v) => v.clone(),
+            None => self.next_version(&txn, &registration.name)?,
+        };
+        let existing = {
+            let names = txn.open_table(NAMES).map_err(|e| self.db_err(e.into()))?;
+            let found = names.get((registration.name.as_str(), version.as_str()));
+            let id = found.map_err(|e| self.db_err(e.into()))?.map(|g| g.value());
+            id
+        };
+        if let Some(id) = existing {
+            return Err(StoreError::DuplicateVersion {
+                name: registration.name.clone(),
+                version,
+                id,
+            }
+            .into());
+        }
+        let id = self.meta_u32(&txn, KEY_NEXT_MODEL)?;
+        let duplicates = self.models_with_fingerprint(&txn, sketch.fingerprint())?;
+
+        if writer.is_none() {
+            *writer = Some(self.open_segment_writer(&txn)?);
+        }
+        let seg = writer.as_mut().expect("segment writer opened just above");
+        let record = SketchRecord {
+            model: id,
+            bands: sketch.bands as u32,
+            rows: sketch.rows,
+            band_hashes: sketch.band_hashes.clone(),
+            flat: sketch.flat.clone(),
+        };
+        let (location, segment_len) = seg.append(&segment::encode_record(&record))?;
+
+        let model = ModelVersion {
+            id,
+            name: registration.name.clone(),
+            version,
+            uri: registration.uri.clone(),
+            metadata: registration.metadata.clone(),
+            source_accuracy: registration.source_accuracy,
+            registered_at_ms: now_ms(),
+            rows: sketch.rows,
+            partitions: sketch.partitions() as u32,
+            flat_len: sketch.flat.len() as u32,
+            fingerprint: sketch.fingerprint(),
+            location,
+        };
+        self.insert_model(&txn, &model, &sketch)?;
+        {
+            let mut segs = txn
+                .open_table(SEGMENTS)
+                .map_err(|e| self.db_err(e.into()))?;
+            segs.insert(location.segment, segment_len)
+                .map_err(|e| self.db_err(e.into()))?;
+        }
+        self.write_meta(&txn, KEY_NEXT_MODEL, &(id + 1).to_le_bytes())?;
+        self.commit(txn)?;
+        seg.committed(segment_len);
+        drop(writer);
+
+        let sketcher = match new_space {
+            Some(space) => Some(self.install_sketcher(space)),
+            None => None,
+        };
+        tracing::debug!(
+            id,
+            rows = sketch.rows,
+            partitions = model.partitions,
+            flat = model.flat_len,
+            sketch_ms = sketched.as_millis() as u64,
+            total_ms = started.elapsed().as_millis() as u64,
+            "registered"
+        );
+        Ok(Registered {
+            model,
+            created_space: sketcher.is_some(),
+            duplicates,
+        })
+    }
+
+    fn insert_model(
+        &self,
+        txn: &WriteTransaction,
+        model: &ModelVersion,
+        sketch: &Sketch,
+    ) -> Result<()> {
+        let e = |err: redb::TableError| self.db_err(err.into());
+        let s = |err: redb::StorageError| self.db_err(err.into());
+        txn.open_table(MODELS)
+            .map_err(e)?
+            .insert(model.id, model.encode().as_slice())
+            .map_err(s)?;
+        txn.open_table(NAMES)
+            .map_err(e)?
+            .insert((model.name.as_str(), model.version.as_str()), model.id)
+            .map_err(s)?;
+        let sig = encode_words(&sketch.minhash);
+        txn.open_table(MINHASH)
+            .map_err(e)?
+            .insert(model.id, sig.as_slice())
+            .map_err(s)?;
+
+        let flat_len = sketch.flat.len() as u64;
+        let bound = self.meta_u64(txn, KEY_PADDING)?;
+        if flat_len > bound {
+            // The first dataset sets M to twice its flattened size; a larger one raises M for
+            // every stored version (ALGORITHM.md §4.5, from the stored unpadded signatures).
+            self.rebuild_bands(txn, (2 * flat_len).max(bound))?;
+        }
+        let bound = self.meta_u64(txn, KEY_PADDING)?;
+        self.insert_bands(txn, model.id, &sketch.minhash, flat_len, bound)
+    }
+
+    fn insert_bands(
+        &self,
+        txn: &WriteTransaction,
+        id: u32,
+        signature: &[u64],
+        flat_len: u64,
+        bound: u64,
+    ) -> Result<()> {
+        let Some(sketcher) = self.sketcher_for_write(txn)? else {
+            return Ok(());
+        };
+        let mh = sketcher.minhasher();
+        let keys = mh.band_keys(&mh.padded(signature, flat_len, bound, id));
+        let mut bands = txn
+            .open_multimap_table(BANDS)
+            .map_err(|e| self.db_err(e.into()))?;
+        for (band, key) in keys.into_iter().enumerate() {
+            bands
+                .insert((band as u16, key), id)
+                .map_err(|e| self.db_err(e.into()))?;
+        }
+        Ok(())
+    }
+
+    /// The sketcher as of an open write transaction (which may have just fixed the space).
+    fn sketcher_for_write(&self, txn: &WriteTransaction) -> Result<Option<Arc<Sketcher>>> {
+        if let Some(s) = self.sketcher()? {
+            return Ok(Some(s));
+        }
+        let Some(bytes) = self.read_meta_w(txn, KEY_SPACE)? else {
+            return Ok(None);
+        };
+        let space = SampleSpace::decode(&bytes).map_err(|e| self.corrupt(e))?;
+        Ok(Some(self.install_sketcher(space)))
+    }
+
+    fn rebuild_bands(&self, txn: &WriteTransaction, bound: u64) -> Result<()> {
+        tracing::debug!(bound, "raising the padding bound; rebuilding band tables");
+        self.write_meta(txn, KEY_PADDING, &bound.to_le_bytes())?;
+        txn.delete_multimap_table(BANDS)
+            .map_err(|e| self.db_err(e.into()))?;
+        let models: Vec<(u32, u64)> = {
+            let table = txn.open_table(MODELS).map_err(|e| self.db_err(e.into()))?;
+            let iter = table.iter().map_err(|e| self.db_err(e.into()))?;
+            let mut out = Vec::new();
+            for entry in iter {
+                let (_, v) = entry.map_err(|e| self.db_err(e.into()))?;
+                let m = ModelVersion::decode(v.value()).map_err(|e| self.corrupt(e))?;
+                out.push((m.id, m.flat_len as u64));
+            }
+            out
+        };
+        for (id, flat_len) in models {
+            let sig = {
+                let table = txn.open_table(MINHASH).map_err(|e| self.db_err(e.into()))?;
+                let guard = table.get(id).map_err(|e| self.db_err(e.into()))?;
+                let bytes = guard
+                    .ok_or_else(|| self.corrupt_msg(format!("no signature for model {id}")))?;
+                decode_words(bytes.value()).map_err(|e| self.corrupt(e))?
+            };
+            self.insert_bands(txn, id, &sig, flat_len, bound)?;
+        }
+        Ok(())
+    }
+
+    fn next_version(&self, txn: &WriteTransaction, name: &str) -> Result<String> {
+        let names = txn.open_table(NAMES).map_err(|e| self.db_err(e.into()))?;
+        let range = names
+            .range((name, "")..)
+            .map_err(|e| self.db_err(e.into()))?;
+        let mut highest = 0u64;
+        for entry in range {
+            let (k, _) = entry.map_err(|e| self.db_err(e.into()))?;
+            let (n, v) = k.value();
+            if n != name {
+                break;
+            }
+            highest = highest.max(v.parse().unwrap_or(0));
+        }
+        Ok((highest + 1).to_string())
+    }
+
+    fn models_with_fingerprint(
+        &self,
+        txn: &WriteTransaction,
+        fingerprint: u64,
+    ) -> Result<Vec<u32>> {
+        // NOTE: a linear scan of the catalogue; a fingerprint table would make this a lookup
+        // once registration volume makes it matter.
+        let table = txn.open_table(MODELS).map_err(|e| self.db_err(e.into()))?;
+        let mut out = Vec::new();
+        for entry in table.iter().map_err(|e| self.db_err(e.into()))? {
+            let (_, v) = entry.map_err(|e| self.db_err(e.into()))?;
+            let m = ModelVersion::decode(v.value()).map_err(|e| self.corrupt(e))?;
+            if m.fingerprint == fingerprint {
+                out.push(m.id);
+            }
+        }
+        Ok(out)
+    }
+
+    fn open_segment_writer(&self, txn: &WriteTransaction) -> Result<SegmentWriter> {
+        let segs = txn
+            .open_table(SEGMENTS)
+            .map_err(|e| self.db_err(e.into()))?;
+        let last = segs.last().map_err(|e| self.db_err(e.into()))?;
+        let (id, committed) = last.map_or((1, 0), |(k, v)| (k.value(), v.value()));
+        Ok(SegmentWriter::open(&self.dir, id, committed)?)
+    }
+
+    /// Every registered model version, in registration order.
+    pub fn models(&self) -> Result<Vec<ModelVersion>> {
+        let txn = self.begin_read()?;
+        let table = txn.open_table(MODELS).map_err(|e| self.db_err(e.into()))?;
+        let mut out = Vec::new();
+        for entry in table.iter().map_err(|e| self.db_err(e.into()))? {
+            let (_, v) = entry.map_err(|e| self.db_err(e.into()))?;
+            out.push(ModelVersion::decode(v.value()).map_err(|e| self.corrupt(e))?);
+        }
+        Ok(out)
+    }
+
+    /// Searches with the dataset at `path` as the target.
+    pub fn search_file(
+        &self,
+        path: &Path,
+        input: &InputOptions,
+        options: &SearchOptions,
+    ) -> Result<SearchResults> {
+        let mut source = input::open(path, input)?;
+        self.search(source.as_mut(), options)
+    }
+
+    /// Searches with every row of `source` as the target dataset.
+    pub fn search(
+        &self,
+        source: &mut dyn RowSource,
+        options: &SearchOptions,
+    ) -> Result<SearchResults> {
+        let sketcher = self.sketcher()?.ok_or_else(|| StoreError::Empty {
+            path: self.dir.clone(),
+        })?;
+        let target = sketcher.sketch(source)?;
+        self.search_sketch(&target, options)
+    }
+
+    /// Ranks the registered model versions by their adaptivity to an already sketched target.
+    pub fn search_sketch(&self, target: &Sketch, options: &SearchOptions) -> Result<SearchResults> {
+        let span = tracing::debug_span!("search", partitions = target.partitions());
+        let _enter = span.enter();
+        let started = std::time::Instant::now();
+        let sketcher = self.sketcher()?.ok_or_else(|| StoreError::Empty {
+            path: self.dir.clone(),
+        })?;
+        let txn = self.begin_read()?;
+        let models = txn.open_table(MODELS).map_err(|e| self.db_err(e.into()))?;
+        let total = models.len().map_err(|e| self.db_err(e.into()))? as usize;
+
+        let (ids, path) = if total <= options.exhaustive_limit {
+            let mut ids = Vec::with_capacity(total);
+            for entry in models.iter().map_err(|e| self.db_err(e.into()))? {
+                ids.push(entry.map_err(|e| self.db_err(e.into()))?.0.value());
+            }
+            (ids, SearchPath::Exhaustive)
+        } else {
+            self.band_candidates(&txn, &sketcher, target, options)?
+        };
+
+        let mut candidates = Vec::with_capacity(ids.len());
+        for id in &ids {
+            let guard = models.get(id).map_err(|e| self.db_err(e.into()))?;
+            let bytes = guard
+                .ok_or_else(|| self.corrupt_msg(format!("band table names unknown model {id}")))?;
+            candidates.push(ModelVersion::decode(bytes.value()).map_err(|e| self.corrupt(e))?);
+        }
+        drop(models);
+        drop(txn);
+        let results = search::rank(&self.segments, target, candidates, options.top_k)?;
+        tracing::debug!(
+            models = total,
+            scored = ids.len(),
+            returned = results.len(),
+            micros = started.elapsed().as_micros() as u64,
+            "searched"
+        );
+        Ok(SearchResults {
+            path,
+            models: total,
+            target_rows: target.rows,
+            target_partitions: target.partitions(),
+            matches: results,
+        })
+    }
+
+    fn band_candidates(
+        &self,
+        txn: &ReadTransaction,
+        sketcher: &Sketcher,
+        target: &Sketch,
+        options: &SearchOptions,
+    ) -> Result<(Vec<u32>, SearchPath)> {
+        let keys = sketcher.minhasher().band_keys(&target.minhash);
+        let bands = txn
+            .open_multimap_table(BANDS)
+            .map_err(|e| self.db_err(e.into()))?;
+        let mut hits: std::collections::HashMap<u32, u32> = std::collections::HashMap::new();
+        for (band, key) in keys.iter().enumerate() {
+            for id in bands
+                .get((band as u16, *key))
+                .map_err(|e| self.db_err(e.into()))?
+            {
+                *hits
+                    .entry(id.map_err(|e| self.db_err(e.into()))?.value())
+                    .or_default() += 1;
+            }
+        }
+        let found = hits.len();
+        let mut ranked: Vec<(u32, u32)> = hits.into_iter().collect();
+        ranked.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        ranked.truncate(options.rescore.max(options.top_k));
+        let path = SearchPath::Bands {
+            probed: keys.len(),
+            candidates: found,
+        };
+        Ok((ranked.into_iter().map(|(id, _)| id).collect(), path))
+    }
+
+    // ---- catalogue helpers ----
+
+    fn begin_read(&self) -> Result<ReadTransaction> {
+        let txn = match &self.db {
+            Catalog::Writable(db) => db.begin_read(),
+            Catalog::ReadOnly(db) => db.begin_read(),
+        };
+        txn.map_err(|e| self.db_err(e.into()))
+    }
+
+    fn begin_write(&self) -> Result<WriteTransaction> {
+        match &self.db {
+            Catalog::Writable(db) => db.begin_write().map_err(|e| self.db_err(e.into())),
+            Catalog::ReadOnly(_) => Err(StoreError::ReadOnly {
+                path: self.dir.clone(),
+            }
+            .into()),
+        }
+    }
+
+    fn commit(&self, txn: WriteTransaction) -> Result<()> {
+        txn.commit().map_err(|e| self.db_err(e.into()))
+    }
+
+    fn touch_tables(&self, txn: &WriteTransaction) -> Result<()> {
+        let e = |err: redb::TableError| self.db_err(err.into());
+        txn.open_table(MODELS).map_err(e)?;
+        txn.open_table(NAMES).map_err(e)?;
+        txn.open_table(MINHASH).map_err(e)?;
+        txn.open_table(SEGMENTS).map_err(e)?;
+        txn.open_multimap_table(BANDS).map_err(e)?;
+        Ok(())
+    }
+
+    fn read_meta(&self, txn: &ReadTransaction, key: &str) -> Result<Option<Vec<u8>>> {
+        let table = match txn.open_table(META) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => {
+                return Err(StoreError::NotAnIndex {
+                    path: self.catalog_path.clone(),
+                    reason: "the catalogue has no meta table".into(),
+                }
+                .into())
+            }
+            Err(e) => return Err(self.db_err(e.into())),
+        };
+        let value = table.get(key).map_err(|e| self.db_err(e.into()))?;
+        Ok(value.map(|v| v.value().to_vec()))
+    }
+
+    fn read_meta_w(&self, txn: &WriteTransaction, key: &str) -> Result<Option<Vec<u8>>> {
+        let table = txn.open_table(META).map_err(|e| self.db_err(e.into()))?;
+        let value = table.get(key).map_err(|e| self.db_err(e.into()))?;
+        Ok(value.map(|v| v.value().to_vec()))
+    }
+
+    fn write_meta(&self, txn: &WriteTransaction, key: &str, value: &[u8]) -> Result<()> {
+        let mut table = txn.open_table(META).map_err(|e| self.db_err(e.into()))?;
+        table
+            .insert(key, value)
+            .map_err(|e| self.db_err(e.into()))?;
+        Ok(())
+    }
+
+    fn meta_u32(&self, txn: &WriteTransaction, key: &'static str) -> Result<u32> {
+        let bytes = self.read_meta_w(txn, key)?.unwrap_or_default();
+        self.decode_u32(key, &bytes)
+    }
+
+    fn meta_u64(&self, txn: &WriteTransaction, key: &'static str) -> Result<u64> {
+        let bytes = self.read_meta_w(txn, key)?.unwrap_or_default();
+        let array: [u8; 8] = bytes.as_slice().try_into().map_err(|_| {
+            self.corrupt_msg(format!(
+                "meta value {key} has {} bytes, expected 8",
+                bytes.len()
+            ))
+        })?;
+        Ok(u64::from_le_bytes(array))
+    }
+
+    fn decode_u32(&self, key: &str, bytes: &[u8]) -> Result<u32> {
+        let array: [u8; 4] = bytes.try_into().map_err(|_| {
+            self.corrupt_msg(format!(
+                "meta value {key} has {} bytes, expected 4",
+                bytes.len()
+            ))
+        })?;
+        Ok(u32::from_le_bytes(array))
+    }
+
+    fn db_err(&self, e: redb::Error) -> Error {
+        db_error(&self.catalog_path, e).into()
+    }
+
+    fn corrupt(&self, e: DecodeError) -> Error {
+        self.corrupt_msg(e.to_string())
+    }
+
+    fn corrupt_msg(&self, reason: String) -> Error {
+        StoreError::Corrupt {
+            path: self.catalog_path.clone(),
+            reason,
+        }
+        .into()
+    }
+}
+
+fn db_error(path: &Path, e: redb::Error) -> StoreError {
+    match e {
+        redb::Error::DatabaseAlreadyOpen => StoreError::Locked {
+            path: path.to_path_buf(),
+        },
+        redb::Error::Corrupted(reason) => StoreError::Corrupt {
+            path: path.to_path_buf(),
+            reason,
+        },
+        redb::Error::Io(source) => StoreError::Io {
+            path: path.to_path_buf(),
+            source,
+        },
+        other => StoreError::Catalog {
+            path: path.to_path_buf(),
+            source: Box::new(other),
+        },
+    }
+}
+
+fn validate_label(what: &'static str, value: &str) -> Result<(), StoreError> {
+    let bad = |reason| StoreError::InvalidLabel {
+        what,
+        value: value.to_string(),
+        reason,
+    };
+    if value.is_empty() {
+        return Err(bad("must not be empty"));
+    }
+    if value.len() > 512 {
+        return Err(bad("longer than 512 bytes"));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(bad("contains control characters"));
+    }
+    if what == "name" && value.contains('@') {
+        return Err(bad("must not contain '@' (it separates name and version)"));
+    }
+    Ok(())
+}
