@@ -40,9 +40,11 @@ pub fn derive_seed(master: u64, stream: &str) -> u64 {
 }
 
 /// Maps a 64-bit word to a double in the open interval (0, 1): never 0, never 1.
+///
+/// Uses the top 52 bits, so that `k + 0.5` is exact in a 53-bit mantissa for every k.
 #[inline]
 pub fn unit_open(u: u64) -> f64 {
-    ((u >> 11) as f64 + 0.5) * (1.0 / (1u64 << 53) as f64)
+    ((u >> 12) as f64 + 0.5) * (1.0 / (1u64 << 52) as f64)
 }
 
 /// The `n`-th standard Gaussian of the stream `seed` (Box–Muller over counter-based uniforms).

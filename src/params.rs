@@ -165,7 +165,7 @@ mod tests {
     fn defaults_are_valid_and_round_trip() {
         let p = Params::default();
         p.validate().unwrap();
-        assert_eq!(p.encode().len(), 46);
+        assert_eq!(p.encode().len(), 42);
         assert_eq!(Params::decode(&p.encode()).unwrap(), p);
         assert_eq!(p.hashes(), 1024);
         assert_eq!(p.minhash_bands(), 128);

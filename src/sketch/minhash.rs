@@ -78,8 +78,8 @@ mod tests {
     #[test]
     fn signature_estimates_jaccard() {
         let h = MinHasher::new(&Params::default());
-        let a: Vec<u64> = (0..3000).map(|i| mix64(i)).collect();
-        let b: Vec<u64> = (1000..4000).map(|i| mix64(i)).collect();
+        let a: Vec<u64> = (0..3000).map(mix64).collect();
+        let b: Vec<u64> = (1000..4000).map(mix64).collect();
         let (sa, sb) = (h.signature(&a), h.signature(&b));
         let same = sa.iter().zip(&sb).filter(|(x, y)| x == y).count() as f64 / 256.0;
         assert!((same - 0.5).abs() < 0.1, "estimate {same}");

@@ -482,10 +482,9 @@ impl Index {
         seg.committed(segment_len);
         drop(writer);
 
-        let sketcher = match new_space {
-            Some(space) => Some(self.install_sketcher(space)),
-            None => None,
-        };
+        let created_space = new_space
+            .map(|space| self.install_sketcher(space))
+            .is_some();
         tracing::debug!(
             id,
             rows = sketch.rows,
@@ -497,7 +496,7 @@ impl Index {
         );
         Ok(Registered {
             model,
-            created_space: sketcher.is_some(),
+            created_space,
             duplicates,
         })
     }

@@ -1,0 +1,219 @@
+//! Input layer: reads numeric feature tables (plain or gzip-compressed CSV) row by row.
+//!
+//! [`open`] gives a streaming [`RowSource`]; [`read_all`] loads a whole table into a [`Frame`].
+//! Every value must be a finite number; the label column (if any) is skipped without being
+//! parsed. Every error names the file, and the line and column where there is one.
+
+mod csv;
+
+use std::path::{Path, PathBuf};
+
+/// How to interpret an input table.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InputOptions {
+    /// Column holding the label, excluded from the features. `None` means: exclude a column
+    /// named `label` if there is one (the default). `Some(c)`: exclude `c`; it is an error if
+    /// absent.
+    pub label_column: Option<String>,
+}
+
+/// A source of numeric feature rows, read once from start to end.
+pub trait RowSource: Send {
+    /// The file this source reads.
+    fn path(&self) -> &Path;
+
+    /// Feature column names, in file order, label column removed.
+    fn columns(&self) -> &[String];
+
+    /// Reads the next row's features into `out` (`len == columns().len()`); `Ok(false)` at
+    /// the end.
+    ///
+    /// After the end has been reached, further calls keep returning `Ok(false)`.
+    ///
+    /// # Errors
+    /// [`InputError::RaggedRow`], [`InputError::NotANumber`] or [`InputError::NonFinite`] for a
+    /// bad row (naming its line and column), [`InputError::Io`] if reading fails.
+    ///
+    /// # Panics
+    /// If `out.len() != self.columns().len()`.
+    fn next_row(&mut self, out: &mut [f64]) -> Result<bool, InputError>;
+}
+
+/// Opens `path` as a row source, choosing the reader by its name: `.csv`, `.csv.gz` (gzip,
+/// detected by the gzip magic bytes too), and reject anything else with
+/// [`InputError::UnsupportedFormat`].
+///
+/// Names are matched case-insensitively. A `.csv.gz` file is always decompressed; a `.csv` file
+/// is decompressed if it starts with the gzip magic bytes. The header is read and checked here,
+/// and so is the presence of at least one data row ([`InputError::NoDataRows`]); the rows
+/// themselves are parsed lazily by [`RowSource::next_row`].
+///
+/// # Errors
+/// [`InputError::UnsupportedFormat`] for another file name; [`InputError::Io`] if the file
+/// cannot be opened or read; [`InputError::EmptyFile`], [`InputError::DuplicateColumn`],
+/// [`InputError::MissingLabelColumn`], [`InputError::NoFeatureColumns`] or
+/// [`InputError::NoDataRows`] for a bad header or a table without rows.
+pub fn open(path: &Path, options: &InputOptions) -> Result<Box<dyn RowSource>, InputError> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    let source = if name.ends_with(".csv.gz") {
+        self::csv::CsvSource::open(path, options, self::csv::Compression::Gzip)?
+    } else if name.ends_with(".csv") {
+        self::csv::CsvSource::open(path, options, self::csv::Compression::Sniff)?
+    } else {
+        return Err(InputError::UnsupportedFormat {
+            path: path.to_path_buf(),
+        });
+    };
+    Ok(Box::new(source))
+}
+
+/// A whole table read into memory (row-major).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Frame {
+    /// The file the table was read from.
+    pub path: PathBuf,
+    /// Feature column names, in file order, label column removed.
+    pub columns: Vec<String>,
+    /// Number of data rows.
+    pub rows: usize,
+    /// `rows * columns.len()` values; row `r` is `values[r * columns.len()..][..columns.len()]`.
+    pub values: Vec<f64>,
+}
+
+/// Reads a whole source into memory (row-major).
+///
+/// # Errors
+/// Every error of [`open`] and [`RowSource::next_row`].
+pub fn read_all(path: &Path, options: &InputOptions) -> Result<Frame, InputError> {
+    let mut source = open(path, options)?;
+    let columns = source.columns().to_vec();
+    let mut row = vec![0.0; columns.len()];
+    let mut values = Vec::new();
+    let mut rows = 0usize;
+    while source.next_row(&mut row)? {
+        values.extend_from_slice(&row);
+        rows += 1;
+    }
+    Ok(Frame {
+        path: path.to_path_buf(),
+        columns,
+        rows,
+        values,
+    })
+}
+
+/// Why a table could not be read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum InputError {
+    /// Reading the file failed (including a corrupt gzip stream).
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file being read.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The file name does not end in `.csv` or `.csv.gz`.
+    #[error("{}: unsupported input format (expected .csv or .csv.gz)", path.display())]
+    UnsupportedFormat {
+        /// The rejected file.
+        path: PathBuf,
+    },
+    /// The file has no header line (it is empty or holds only blank lines).
+    #[error("{}: the file is empty (no header line)", path.display())]
+    EmptyFile {
+        /// The empty file.
+        path: PathBuf,
+    },
+    /// The file has a header but no data rows.
+    #[error("{}: the file has a header but no data rows", path.display())]
+    NoDataRows {
+        /// The file without data.
+        path: PathBuf,
+    },
+    /// Two header fields have the same name (after trimming surrounding spaces).
+    #[error("{}: line {line}: duplicate column name {column:?}", path.display())]
+    DuplicateColumn {
+        /// The file.
+        path: PathBuf,
+        /// The header's line number (1-based).
+        line: u64,
+        /// The repeated name.
+        column: String,
+    },
+    /// The label column given in [`InputOptions::label_column`] is not in the header.
+    #[error("{}: label column {column:?} is not in the header", path.display())]
+    MissingLabelColumn {
+        /// The file.
+        path: PathBuf,
+        /// The requested label column.
+        column: String,
+    },
+    /// Removing the label column leaves no feature columns.
+    #[error("{}: no feature columns (the only column is the label)", path.display())]
+    NoFeatureColumns {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A row has a different number of fields than the header.
+    #[error(
+        "{}: line {line}: expected {expected} fields (as in the header), found {found}",
+        path.display()
+    )]
+    RaggedRow {
+        /// The file.
+        path: PathBuf,
+        /// Line (1-based) on which the row starts.
+        line: u64,
+        /// Number of header fields.
+        expected: usize,
+        /// Number of fields in this row.
+        found: usize,
+    },
+    /// A feature field is empty or does not parse as a number.
+    #[error(
+        "{}: line {line}, column {column:?}: {}",
+        path.display(),
+        describe_not_a_number(text)
+    )]
+    NotANumber {
+        /// The file.
+        path: PathBuf,
+        /// Line (1-based) on which the row starts.
+        line: u64,
+        /// Name of the feature column.
+        column: String,
+        /// The field with surrounding spaces trimmed, lossily decoded as UTF-8 and truncated
+        /// to at most 40 characters (`…` marks a cut). Empty for an empty field.
+        text: String,
+    },
+    /// A feature field parses to NaN or an infinity (`nan`, `inf`, `1e999`, ...).
+    #[error(
+        "{}: line {line}, column {column:?}: non-finite value {text:?} (NaN and infinities \
+         are not accepted)",
+        path.display()
+    )]
+    NonFinite {
+        /// The file.
+        path: PathBuf,
+        /// Line (1-based) on which the row starts.
+        line: u64,
+        /// Name of the feature column.
+        column: String,
+        /// The field with surrounding spaces trimmed (truncated as for
+        /// [`InputError::NotANumber`]).
+        text: String,
+    },
+}
+
+fn describe_not_a_number(text: &str) -> String {
+    if text.is_empty() {
+        "empty field, expected a number".to_owned()
+    } else {
+        format!("{text:?} is not a number")
+    }
+}
