@@ -26,18 +26,20 @@ pub struct JsdLsh {
 impl JsdLsh {
     /// Generates the family for `space` from the parameters' seed.
     pub fn new(params: &Params, space: &SampleSpace) -> Self {
+        Self::with_projection(params, space, generate_projection(params, space))
+    }
+
+    /// Builds the family around a projection generated earlier (and stored).
+    ///
+    /// # Panics
+    /// If `projection` does not hold D × K values.
+    pub fn with_projection(params: &Params, space: &SampleSpace, projection: Vec<f32>) -> Self {
         let k = params.hashes();
-        let dim = space.dim();
-        let proj_seed = derive_seed(params.seed, "jsd-projection");
-        let mut projection = vec![0f32; dim * k];
-        projection
-            .par_chunks_mut(k)
-            .enumerate()
-            .for_each(|(i, row)| {
-                for (j, a) in row.iter_mut().enumerate() {
-                    *a = gaussian(proj_seed, (i * k + j) as u64) as f32;
-                }
-            });
+        assert_eq!(
+            projection.len(),
+            space.dim() * k,
+            "projection must be D × K"
+        );
         let mut column_sums = vec![0f64; space.columns().len() * k];
         for (c, col) in space.columns().iter().enumerate() {
             let sums = &mut column_sums[c * k..(c + 1) * k];
@@ -60,6 +62,11 @@ impl JsdLsh {
             offsets,
             band_seed: derive_seed(params.seed, "jsd-band"),
         }
+    }
+
+    /// The projection a[i][k], row-major (D × K).
+    pub fn projection(&self) -> &[f32] {
+        &self.projection
     }
 
     /// Writes the L band hashes of one partition into `out`.
@@ -102,4 +109,20 @@ impl JsdLsh {
             *slot = hash_words(self.band_seed, &words);
         }
     }
+}
+
+/// The Gaussian projection of `space`: a[i][k] = `gaussian(seed, i·K + k)` rounded to f32.
+pub fn generate_projection(params: &Params, space: &SampleSpace) -> Vec<f32> {
+    let k = params.hashes();
+    let seed = derive_seed(params.seed, "jsd-projection");
+    let mut projection = vec![0f32; space.dim() * k];
+    projection
+        .par_chunks_mut(k)
+        .enumerate()
+        .for_each(|(i, row)| {
+            for (j, a) in row.iter_mut().enumerate() {
+                *a = gaussian(seed, (i * k + j) as u64) as f32;
+            }
+        });
+    projection
 }

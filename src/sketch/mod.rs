@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-pub use jsdlsh::JsdLsh;
+pub use jsdlsh::{generate_projection, JsdLsh};
 pub use minhash::MinHasher;
 
 use crate::hash::derive_seed;
@@ -119,6 +119,16 @@ impl Sketcher {
     /// Builds the hash families for `space` (the projection is generated here, in parallel).
     pub fn new(params: Params, space: SampleSpace) -> Self {
         let lsh = JsdLsh::new(&params, &space);
+        Self::assemble(params, space, lsh)
+    }
+
+    /// Builds the hash families around a stored projection (D × K values).
+    pub fn with_projection(params: Params, space: SampleSpace, projection: Vec<f32>) -> Self {
+        let lsh = JsdLsh::with_projection(&params, &space, projection);
+        Self::assemble(params, space, lsh)
+    }
+
+    fn assemble(params: Params, space: SampleSpace, lsh: JsdLsh) -> Self {
         let minhash = MinHasher::new(&params);
         let shuffle_seed = derive_seed(params.seed, "shuffle");
         Self {
@@ -143,6 +153,11 @@ impl Sketcher {
     /// The MinHash family.
     pub fn minhasher(&self) -> &MinHasher {
         &self.minhash
+    }
+
+    /// The JSD-LSH projection (D × K, row-major).
+    pub fn projection(&self) -> &[f32] {
+        self.lsh.projection()
     }
 
     /// Reads every row of `source` and sketches it.

@@ -24,6 +24,8 @@ pub const KEY_FORMAT: &str = "format_version";
 pub const KEY_PARAMS: &str = "params";
 /// `meta` key of the encoded sample space (absent until the first registration).
 pub const KEY_SPACE: &str = "space";
+/// `meta` key of the location of the projection record (absent until the space is fixed).
+pub const KEY_PROJECTION: &str = "projection";
 /// `meta` key of the padding bound M (u64).
 pub const KEY_PADDING: &str = "padding";
 /// `meta` key of the next model id (u32).
@@ -79,12 +81,9 @@ impl ModelVersion {
             .u64(self.rows)
             .u32(self.partitions)
             .u32(self.flat_len)
-            .u64(self.fingerprint)
-            .u32(self.location.segment)
-            .u64(self.location.offset)
-            .u32(self.location.len)
-            .u64(self.location.checksum)
-            .finish()
+            .u64(self.fingerprint);
+        put_location(&mut e, &self.location);
+        e.finish()
     }
 
     /// Decodes a `models` value.
@@ -116,16 +115,42 @@ impl ModelVersion {
             partitions: d.u32()?,
             flat_len: d.u32()?,
             fingerprint: d.u64()?,
-            location: RecordLocation {
-                segment: d.u32()?,
-                offset: d.u64()?,
-                len: d.u32()?,
-                checksum: d.u64()?,
-            },
+            location: get_location(&mut d)?,
         };
         d.finish()?;
         Ok(record)
     }
+}
+
+fn put_location(e: &mut Encoder, loc: &RecordLocation) {
+    e.u32(loc.segment)
+        .u64(loc.offset)
+        .u32(loc.len)
+        .u64(loc.checksum);
+}
+
+fn get_location(d: &mut Decoder) -> Result<RecordLocation, DecodeError> {
+    Ok(RecordLocation {
+        segment: d.u32()?,
+        offset: d.u64()?,
+        len: d.u32()?,
+        checksum: d.u64()?,
+    })
+}
+
+/// Encodes a record location as a catalogue value (24 bytes).
+pub fn encode_location(loc: &RecordLocation) -> Vec<u8> {
+    let mut e = Encoder::new();
+    put_location(&mut e, loc);
+    e.finish()
+}
+
+/// Decodes a 24-byte record location.
+pub fn decode_location(bytes: &[u8]) -> Result<RecordLocation, DecodeError> {
+    let mut d = Decoder::new("record location", bytes);
+    let loc = get_location(&mut d)?;
+    d.finish()?;
+    Ok(loc)
 }
 
 /// Encodes a signature as little-endian words.

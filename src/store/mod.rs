@@ -19,10 +19,13 @@ use crate::error::{Error, Result};
 use crate::input::{self, InputOptions, RowSource};
 use crate::params::Params;
 use crate::search::{self, SearchOptions, SearchPath, SearchResults};
-use crate::sketch::{collect_frame, FrameRows, Sketch, Sketcher};
+use crate::sketch::{collect_frame, FrameRows, MinHasher, Sketch, Sketcher};
 use crate::space::SampleSpace;
 use catalog::*;
-use segment::{SegmentReader, SegmentWriter, SketchRecord};
+use segment::{
+    ArchivedProjectionRecord, ProjectionRecord, RecordLocation, SegmentReader, SegmentWriter,
+    SketchRecord,
+};
 
 /// Version of the on-disk format written by this build (FORMAT.md §2).
 pub const FORMAT_VERSION: u32 = 1;
@@ -113,6 +116,14 @@ pub enum StoreError {
         /// The index directory.
         path: PathBuf,
     },
+    /// A record is larger than a segment accepts (2 GiB).
+    #[error("{}: a record of {bytes} bytes exceeds the 2 GiB record limit", path.display())]
+    TooLarge {
+        /// The segment it was meant for.
+        path: PathBuf,
+        /// Its size.
+        bytes: u64,
+    },
     /// A write was attempted through a read-only handle.
     #[error("{}: the index was opened read-only", path.display())]
     ReadOnly {
@@ -168,6 +179,7 @@ pub struct Index {
     db: Catalog,
     params: Params,
     sketcher: RwLock<Option<Arc<Sketcher>>>,
+    minhasher: MinHasher,
     segments: SegmentReader,
     writer: Mutex<Option<SegmentWriter>>,
     space_lock: Mutex<()>,
@@ -276,6 +288,7 @@ impl Index {
             dir,
             catalog_path,
             db,
+            minhasher: MinHasher::new(&params),
             params,
             sketcher: RwLock::new(None),
             segments,
@@ -305,6 +318,7 @@ impl Index {
         }
         let params = index.read_meta(&txn, KEY_PARAMS)?.unwrap_or_default();
         index.params = Params::decode(&params).map_err(|e| index.corrupt(e))?;
+        index.minhasher = MinHasher::new(&index.params);
         drop(txn);
         tracing::debug!(dir = %index.dir.display(), "opened index");
         Ok(index)
@@ -335,23 +349,54 @@ impl Index {
             return Ok(None);
         };
         let space = SampleSpace::decode(&bytes).map_err(|e| self.corrupt(e))?;
-        Ok(Some(self.install_sketcher(space)))
-    }
-
-    fn install_sketcher(&self, space: SampleSpace) -> Arc<Sketcher> {
-        let sketcher = Arc::new(Sketcher::new(self.params.clone(), space));
+        let loc = self.read_meta(&txn, KEY_PROJECTION)?.unwrap_or_default();
+        let loc = decode_location(&loc).map_err(|e| self.corrupt(e))?;
+        drop(txn);
+        let projection = self.load_projection(&space, &loc)?;
+        let sketcher = Arc::new(Sketcher::with_projection(
+            self.params.clone(),
+            space,
+            projection,
+        ));
         if let Ok(mut slot) = self.sketcher.write() {
             *slot = Some(sketcher.clone());
         }
-        sketcher
+        Ok(Some(sketcher))
+    }
+
+    fn require_sketcher(&self) -> Result<Arc<Sketcher>> {
+        let sketcher = self.sketcher()?;
+        Ok(sketcher.ok_or_else(|| StoreError::Empty {
+            path: self.dir.clone(),
+        })?)
+    }
+
+    fn load_projection(&self, space: &SampleSpace, loc: &RecordLocation) -> Result<Vec<f32>> {
+        let bytes = self.segments.read(loc)?;
+        let record: &ArchivedProjectionRecord = bytes.archived()?;
+        let (dim, hashes) = (space.dim(), self.params.hashes());
+        if record.dim.to_native() as usize != dim
+            || record.hashes.to_native() as usize != hashes
+            || record.values.len() != dim * hashes
+        {
+            return Err(StoreError::Corrupt {
+                path: segment::segment_path(&self.dir, loc.segment),
+                reason: format!(
+                    "projection record is {}×{} with {} values; the index needs {dim}×{hashes}",
+                    record.dim,
+                    record.hashes,
+                    record.values.len()
+                ),
+            }
+            .into());
+        }
+        Ok(record.values.iter().map(|v| v.to_native()).collect())
     }
 
     /// Sketches the dataset at `path` under this index's parameters and sample space.
     pub fn sketch_file(&self, path: &Path, options: &InputOptions) -> Result<Sketch> {
         let mut source = input::open(path, options)?;
-        let sketcher = self.sketcher()?.ok_or_else(|| StoreError::Empty {
-            path: self.dir.clone(),
-        })?;
+        let sketcher = self.require_sketcher()?;
         Ok(sketcher.sketch(source.as_mut())?)
     }
 
@@ -403,57 +448,35 @@ impl Index {
         let frame = collect_frame(source)?;
         let p = &self.params;
         let space = SampleSpace::from_reference(&frame, p.bins, p.reference_rows as usize, p.seed);
-        let sketcher = Sketcher::new(p.clone(), space.clone());
+        let sketcher = Arc::new(Sketcher::new(p.clone(), space));
         let sketch = sketcher.sketch(&mut FrameRows::new(&frame))?;
-        self.commit_registration(registration, sketch, Some(space), started)
+        self.commit_registration(registration, sketch, Some(sketcher), started)
     }
 
     fn commit_registration(
         &self,
         registration: &Registration,
         sketch: Sketch,
-        new_space: Option<SampleSpace>,
+        first: Option<Arc<Sketcher>>,
         started: std::time::Instant,
     ) -> Result<Registered> {
         let sketched = started.elapsed();
         let mut writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         let txn = self.begin_write()?;
-        if let Some(space) = &new_space {
-            self.write_meta(&txn, KEY_SPACE, &space.encode())?;
-        }
         let version = match &registration.version {
             Some(v) => v.clone(),
             None => self.next_version(&txn, &registration.name)?,
         };
-        let existing = {
-            let names = txn.open_table(NAMES).map_err(|e| self.db_err(e.into()))?;
-            let found = names.get((registration.name.as_str(), version.as_str()));
-            let id = found.map_err(|e| self.db_err(e.into()))?.map(|g| g.value());
-            id
-        };
-        if let Some(id) = existing {
-            return Err(StoreError::DuplicateVersion {
-                name: registration.name.clone(),
-                version,
-                id,
-            }
-            .into());
+        if let Some(id) = self.lookup(&txn, &registration.name, &version)? {
+            let name = registration.name.clone();
+            return Err(StoreError::DuplicateVersion { name, version, id }.into());
         }
         let id = self.meta_u32(&txn, KEY_NEXT_MODEL)?;
         let duplicates = self.models_with_fingerprint(&txn, sketch.fingerprint())?;
-
         if writer.is_none() {
             *writer = Some(self.open_segment_writer(&txn)?);
         }
         let seg = writer.as_mut().expect("segment writer opened just above");
-        let record = SketchRecord {
-            model: id,
-            bands: sketch.bands as u32,
-            rows: sketch.rows,
-            band_hashes: sketch.band_hashes.clone(),
-            flat: sketch.flat.clone(),
-        };
-        let (location, segment_len) = seg.append(&segment::encode_record(&record))?;
 
         let model = ModelVersion {
             id,
@@ -467,24 +490,34 @@ impl Index {
             partitions: sketch.partitions() as u32,
             flat_len: sketch.flat.len() as u32,
             fingerprint: sketch.fingerprint(),
-            location,
+            location: RecordLocation {
+                segment: 0,
+                offset: 0,
+                len: 0,
+                checksum: 0,
+            },
         };
-        self.insert_model(&txn, &model, &sketch)?;
-        {
-            let mut segs = txn
-                .open_table(SEGMENTS)
-                .map_err(|e| self.db_err(e.into()))?;
-            segs.insert(location.segment, segment_len)
-                .map_err(|e| self.db_err(e.into()))?;
-        }
-        self.write_meta(&txn, KEY_NEXT_MODEL, &(id + 1).to_le_bytes())?;
-        self.commit(txn)?;
-        seg.committed(segment_len);
+        // IMPORTANT: segment bytes are appended and fsynced first; the catalogue commit that
+        // points at them is what makes the registration visible (FORMAT.md §5).
+        let staged = self
+            .stage(&txn, seg, model, &sketch, first.as_deref())
+            .and_then(|model| self.commit(txn).map(|()| model));
+        let model = match staged {
+            Ok(model) => model,
+            Err(e) => {
+                seg.rollback();
+                return Err(e);
+            }
+        };
+        seg.committed();
         drop(writer);
 
-        let created_space = new_space
-            .map(|space| self.install_sketcher(space))
-            .is_some();
+        let created_space = first.is_some();
+        if let Some(sketcher) = first {
+            if let Ok(mut slot) = self.sketcher.write() {
+                *slot = Some(sketcher);
+            }
+        }
         tracing::debug!(
             id,
             rows = sketch.rows,
@@ -499,6 +532,58 @@ impl Index {
             created_space,
             duplicates,
         })
+    }
+
+    /// Writes a registration's segment records and catalogue entries into `txn`.
+    fn stage(
+        &self,
+        txn: &WriteTransaction,
+        seg: &mut SegmentWriter,
+        mut model: ModelVersion,
+        sketch: &Sketch,
+        first: Option<&Sketcher>,
+    ) -> Result<ModelVersion> {
+        let mut segment_ends = Vec::new();
+        if let Some(sketcher) = first {
+            self.write_meta(txn, KEY_SPACE, &sketcher.space().encode())?;
+            let projection = ProjectionRecord {
+                dim: sketcher.space().dim() as u32,
+                hashes: self.params.hashes() as u32,
+                values: sketcher.projection().to_vec(),
+            };
+            let (loc, end) = seg.append(&segment::encode_record(&projection))?;
+            self.write_meta(txn, KEY_PROJECTION, &encode_location(&loc))?;
+            segment_ends.push((loc.segment, end));
+        }
+        let record = SketchRecord {
+            model: model.id,
+            bands: sketch.bands as u32,
+            rows: sketch.rows,
+            band_hashes: sketch.band_hashes.clone(),
+            flat: sketch.flat.clone(),
+        };
+        let (location, end) = seg.append(&segment::encode_record(&record))?;
+        segment_ends.push((location.segment, end));
+        model.location = location;
+        self.insert_model(txn, &model, sketch)?;
+        let mut segs = txn
+            .open_table(SEGMENTS)
+            .map_err(|e| self.db_err(e.into()))?;
+        for (segment, end) in segment_ends {
+            segs.insert(segment, end)
+                .map_err(|e| self.db_err(e.into()))?;
+        }
+        drop(segs);
+        self.write_meta(txn, KEY_NEXT_MODEL, &(model.id + 1).to_le_bytes())?;
+        Ok(model)
+    }
+
+    fn lookup(&self, txn: &WriteTransaction, name: &str, version: &str) -> Result<Option<u32>> {
+        let names = txn.open_table(NAMES).map_err(|e| self.db_err(e.into()))?;
+        let found = names
+            .get((name, version))
+            .map_err(|e| self.db_err(e.into()))?;
+        Ok(found.map(|g| g.value()))
     }
 
     fn insert_model(
@@ -542,10 +627,7 @@ impl Index {
         flat_len: u64,
         bound: u64,
     ) -> Result<()> {
-        let Some(sketcher) = self.sketcher_for_write(txn)? else {
-            return Ok(());
-        };
-        let mh = sketcher.minhasher();
+        let mh = &self.minhasher;
         let keys = mh.band_keys(&mh.padded(signature, flat_len, bound, id));
         let mut bands = txn
             .open_multimap_table(BANDS)
@@ -556,18 +638,6 @@ impl Index {
                 .map_err(|e| self.db_err(e.into()))?;
         }
         Ok(())
-    }
-
-    /// The sketcher as of an open write transaction (which may have just fixed the space).
-    fn sketcher_for_write(&self, txn: &WriteTransaction) -> Result<Option<Arc<Sketcher>>> {
-        if let Some(s) = self.sketcher()? {
-            return Ok(Some(s));
-        }
-        let Some(bytes) = self.read_meta_w(txn, KEY_SPACE)? else {
-            return Ok(None);
-        };
-        let space = SampleSpace::decode(&bytes).map_err(|e| self.corrupt(e))?;
-        Ok(Some(self.install_sketcher(space)))
     }
 
     fn rebuild_bands(&self, txn: &WriteTransaction, bound: u64) -> Result<()> {
@@ -673,9 +743,7 @@ impl Index {
         source: &mut dyn RowSource,
         options: &SearchOptions,
     ) -> Result<SearchResults> {
-        let sketcher = self.sketcher()?.ok_or_else(|| StoreError::Empty {
-            path: self.dir.clone(),
-        })?;
+        let sketcher = self.require_sketcher()?;
         let target = sketcher.sketch(source)?;
         self.search_sketch(&target, options)
     }
@@ -685,9 +753,13 @@ impl Index {
         let span = tracing::debug_span!("search", partitions = target.partitions());
         let _enter = span.enter();
         let started = std::time::Instant::now();
-        let sketcher = self.sketcher()?.ok_or_else(|| StoreError::Empty {
-            path: self.dir.clone(),
-        })?;
+        if target.bands != self.params.bands {
+            let reason = format!(
+                "target sketch has {} bands, the index {}",
+                target.bands, self.params.bands
+            );
+            return Err(self.corrupt_msg(reason));
+        }
         let txn = self.begin_read()?;
         let models = txn.open_table(MODELS).map_err(|e| self.db_err(e.into()))?;
         let total = models.len().map_err(|e| self.db_err(e.into()))? as usize;
@@ -699,7 +771,7 @@ impl Index {
             }
             (ids, SearchPath::Exhaustive)
         } else {
-            self.band_candidates(&txn, &sketcher, target, options)?
+            self.band_candidates(&txn, target, options)?
         };
 
         let mut candidates = Vec::with_capacity(ids.len());
@@ -731,11 +803,10 @@ impl Index {
     fn band_candidates(
         &self,
         txn: &ReadTransaction,
-        sketcher: &Sketcher,
         target: &Sketch,
         options: &SearchOptions,
     ) -> Result<(Vec<u32>, SearchPath)> {
-        let keys = sketcher.minhasher().band_keys(&target.minhash);
+        let keys = self.minhasher.band_keys(&target.minhash);
         let bands = txn
             .open_multimap_table(BANDS)
             .map_err(|e| self.db_err(e.into()))?;

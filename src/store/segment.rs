@@ -43,6 +43,18 @@ pub struct SketchRecord {
     pub flat: Vec<u64>,
 }
 
+/// The JSD-LSH projection of an index, archived once when the sample space is fixed
+/// (FORMAT.md §4.3). Regenerating it from the seed is the verification path.
+#[derive(Debug, Clone, PartialEq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+pub struct ProjectionRecord {
+    /// Bins of the sample space (D).
+    pub dim: u32,
+    /// Hash functions (K = R·L).
+    pub hashes: u32,
+    /// a[i][k] for bin i and hash k, row-major (D × K).
+    pub values: Vec<f32>,
+}
+
 /// Where a record lives: segment, byte offset, length and XXH3-64 of its bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RecordLocation {
@@ -76,21 +88,35 @@ fn header(id: u32) -> [u8; SEGMENT_HEADER_LEN as usize] {
     h
 }
 
+/// Largest archive a segment accepts: rkyv's 32-bit relative pointers reach 2 GiB.
+pub const MAX_RECORD_LEN: usize = (1 << 31) - 1;
+
 /// Serializes a record into its archive bytes.
-pub fn encode_record(record: &SketchRecord) -> Vec<u8> {
-    // NOTE: a record is one model's band hashes; at 2 GiB it would hold 268M hashes, far
-    // beyond what the registration path accepts (partitions are capped by u32 rows / s).
+pub fn encode_record<T>(record: &T) -> Vec<u8>
+where
+    T: for<'a> rkyv::Serialize<
+        rkyv::api::high::HighSerializer<
+            rkyv::util::AlignedVec,
+            rkyv::ser::allocator::ArenaHandle<'a>,
+            rancor::Error,
+        >,
+    >,
+{
     rkyv::to_bytes::<rancor::Error>(record)
         .expect("serializing plain vectors into memory cannot fail")
         .into_vec()
 }
 
-/// Validates archive bytes read from `path` and returns the archived record.
-pub fn access_record<'a>(
+/// Validates archive bytes read from `path` and returns the archived value.
+pub fn access_record<'a, T>(
     bytes: &'a [u8],
     path: &Path,
     loc: &RecordLocation,
-) -> Result<&'a ArchivedSketchRecord, StoreError> {
+) -> Result<&'a T, StoreError>
+where
+    T: rkyv::Portable
+        + for<'b> rkyv::bytecheck::CheckBytes<rkyv::api::high::HighValidator<'b, rancor::Error>>,
+{
     let found = xxhash_rust::xxh3::xxh3_64(bytes);
     if found != loc.checksum {
         return Err(StoreError::Corrupt {
@@ -101,7 +127,7 @@ pub fn access_record<'a>(
             ),
         });
     }
-    rkyv::access::<ArchivedSketchRecord, rancor::Error>(bytes).map_err(|e| StoreError::Corrupt {
+    rkyv::access::<T, rancor::Error>(bytes).map_err(|e| StoreError::Corrupt {
         path: path.to_path_buf(),
         reason: format!("record at offset {} fails validation: {e}", loc.offset),
     })
@@ -113,6 +139,8 @@ pub struct SegmentWriter {
     id: u32,
     file: File,
     committed: u64,
+    /// End of the bytes written so far; past `committed` until the catalogue commits.
+    end: u64,
 }
 
 impl SegmentWriter {
@@ -148,6 +176,7 @@ impl SegmentWriter {
             id,
             file,
             committed,
+            end: committed,
         })
     }
 
@@ -170,6 +199,7 @@ impl SegmentWriter {
             id,
             file,
             committed: SEGMENT_HEADER_LEN,
+            end: SEGMENT_HEADER_LEN,
         })
     }
 
@@ -178,19 +208,26 @@ impl SegmentWriter {
         (self.id, self.committed)
     }
 
-    /// Writes `bytes` after the committed end (aligned), fsyncs, and returns the location
-    /// and the segment length to commit. Nothing is visible until the catalogue commits it;
-    /// call [`Self::committed`] after that commit, or the next append overwrites the bytes.
+    /// Writes `bytes` after the last append (aligned), fsyncs, and returns the location and
+    /// the segment length to commit. Nothing is visible until the catalogue commits it: call
+    /// [`Self::committed`] after that commit, or [`Self::rollback`] if it failed.
     pub fn append(&mut self, bytes: &[u8]) -> Result<(RecordLocation, u64), StoreError> {
-        if self.committed >= SEGMENT_TARGET_LEN {
+        let path = segment_path(&self.dir, self.id);
+        if bytes.len() > MAX_RECORD_LEN {
+            return Err(StoreError::TooLarge {
+                path,
+                bytes: bytes.len() as u64,
+            });
+        }
+        if self.end >= SEGMENT_TARGET_LEN && self.end == self.committed {
             *self = Self::create(&self.dir, self.id + 1)?;
         }
         let path = segment_path(&self.dir, self.id);
-        let offset = self.committed.next_multiple_of(RECORD_ALIGN);
-        let mut buf = vec![0u8; (offset - self.committed) as usize];
+        let offset = self.end.next_multiple_of(RECORD_ALIGN);
+        let mut buf = vec![0u8; (offset - self.end) as usize];
         buf.extend_from_slice(bytes);
         self.file
-            .write_all_at(&buf, self.committed)
+            .write_all_at(&buf, self.end)
             .map_err(io_err(&path))?;
         // IMPORTANT: the record must be durable before the catalogue commit that points at it.
         self.file.sync_data().map_err(io_err(&path))?;
@@ -200,12 +237,18 @@ impl SegmentWriter {
             len: bytes.len() as u32,
             checksum: xxhash_rust::xxh3::xxh3_64(bytes),
         };
-        Ok((loc, offset + bytes.len() as u64))
+        self.end = offset + bytes.len() as u64;
+        Ok((loc, self.end))
     }
 
-    /// Records that the catalogue committed the segment up to `len` bytes.
-    pub fn committed(&mut self, len: u64) {
-        self.committed = len;
+    /// Records that the catalogue committed everything appended so far.
+    pub fn committed(&mut self) {
+        self.committed = self.end;
+    }
+
+    /// Forgets the appends since the last commit; the next append overwrites them.
+    pub fn rollback(&mut self) {
+        self.end = self.committed;
     }
 }
 
@@ -257,13 +300,23 @@ pub struct RecordBytes {
 }
 
 impl RecordBytes {
-    /// Validates the record and returns its archived form.
+    /// Validates the record as a [`SketchRecord`] and returns its archived form.
     pub fn record(&self) -> Result<&ArchivedSketchRecord, StoreError> {
-        access_record(
-            &self.map[self.start..self.start + self.len],
-            &self.path,
-            &self.loc,
-        )
+        self.archived()
+    }
+
+    /// Validates the record as an archived `T` (checksum first, then bytecheck).
+    pub fn archived<T>(&self) -> Result<&T, StoreError>
+    where
+        T: rkyv::Portable
+            + for<'b> rkyv::bytecheck::CheckBytes<rkyv::api::high::HighValidator<'b, rancor::Error>>,
+    {
+        access_record(self.bytes(), &self.path, &self.loc)
+    }
+
+    /// The record's bytes, unvalidated.
+    pub fn bytes(&self) -> &[u8] {
+        &self.map[self.start..self.start + self.len]
     }
 }
 
