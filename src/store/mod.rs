@@ -4,6 +4,7 @@
 
 pub mod catalog;
 pub mod segment;
+mod verify;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
@@ -22,6 +23,7 @@ use crate::search::{self, SearchOptions, SearchPath, SearchResults};
 use crate::sketch::{collect_frame, FrameRows, MinHasher, Sketch, Sketcher};
 use crate::space::SampleSpace;
 use catalog::*;
+pub use verify::{Problem, VerifyReport};
 use segment::{
     ArchivedProjectionRecord, ProjectionRecord, RecordLocation, SegmentReader, SegmentWriter,
     SketchRecord,
