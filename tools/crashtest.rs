@@ -1,0 +1,2 @@
+//! Crash test (being written).
+fn main() {}
