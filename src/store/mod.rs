@@ -3,6 +3,7 @@
 //! entry point: create or open an index, register datasets, search with a target.
 
 pub mod catalog;
+mod inspect;
 pub mod segment;
 mod verify;
 
@@ -23,6 +24,10 @@ use crate::search::{self, SearchOptions, SearchPath, SearchResults};
 use crate::sketch::{collect_frame, FrameRows, MinHasher, Sketch, Sketcher};
 use crate::space::SampleSpace;
 use catalog::*;
+pub use inspect::{
+    BandBucket, BandOccupancy, BucketClass, InspectReport, ModelRef, ModelSketch, SegmentInfo,
+    SpaceSummary,
+};
 pub use verify::{Problem, VerifyReport};
 use segment::{
     ArchivedProjectionRecord, ProjectionRecord, RecordLocation, SegmentReader, SegmentWriter,
@@ -245,7 +250,25 @@ impl Index {
         let db = builder()
             .open(&catalog_path)
             .map_err(|e| db_error(&catalog_path, e.into()))?;
-        Self::load(dir, catalog_path, Catalog::Writable(db))
+        let index = Self::load(dir, catalog_path, Catalog::Writable(db))?;
+        index.recover_segments()?;
+        Ok(index)
+    }
+
+    /// Discards segment bytes that no committed registration points at (FORMAT.md §5):
+    /// the tail past each segment's committed length, and segment files created after the
+    /// last committed one.
+    fn recover_segments(&self) -> Result<()> {
+        let txn = self.begin_read()?;
+        let table = txn.open_table(SEGMENTS).map_err(|e| self.db_err(e.into()))?;
+        let mut committed = Vec::new();
+        for entry in table.iter().map_err(|e| self.db_err(e.into()))? {
+            let (k, v) = entry.map_err(|e| self.db_err(e.into()))?;
+            committed.push((k.value(), v.value()));
+        }
+        drop(table);
+        drop(txn);
+        Ok(segment::recover(&self.dir, &committed)?)
     }
 
     /// Opens an existing index read-only; it may be open for writing in another process.

@@ -252,6 +252,51 @@ impl SegmentWriter {
     }
 }
 
+/// Truncates each committed segment to its committed length and removes segment files
+/// numbered after the last committed one; both hold only bytes of registrations that
+/// never committed. `committed` lists (segment, committed length).
+pub fn recover(dir: &Path, committed: &[(u32, u64)]) -> Result<(), StoreError> {
+    for &(id, len) in committed {
+        let path = segment_path(dir, id);
+        let file = OpenOptions::new().write(true).open(&path).map_err(io_err(&path))?;
+        let found = file.metadata().map_err(io_err(&path))?.len();
+        if found < len {
+            return Err(StoreError::Corrupt {
+                path,
+                reason: format!("file has {found} bytes but the catalogue committed {len}"),
+            });
+        }
+        if found > len {
+            tracing::warn!(path = %path.display(), discarded = found - len,
+                "discarding segment bytes of an uncommitted registration");
+            file.set_len(len).map_err(io_err(&path))?;
+            file.sync_all().map_err(io_err(&path))?;
+        }
+    }
+    let last = committed.iter().map(|&(id, _)| id).max().unwrap_or(0);
+    let seg_dir = dir.join("segments");
+    let Ok(entries) = std::fs::read_dir(&seg_dir) else { return Ok(()) };
+    let mut removed = false;
+    for entry in entries {
+        let path = entry.map_err(io_err(&seg_dir))?.path();
+        let id = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_suffix(".seg"))
+            .filter(|n| n.len() == 8)
+            .and_then(|n| n.parse::<u32>().ok());
+        if id.is_some_and(|id| id > last) {
+            tracing::warn!(path = %path.display(), "removing a segment no registration committed");
+            std::fs::remove_file(&path).map_err(io_err(&path))?;
+            removed = true;
+        }
+    }
+    if removed {
+        sync_dir(&seg_dir)?;
+    }
+    Ok(())
+}
+
 fn check_header(file: &File, path: &Path, id: u32) -> Result<(), StoreError> {
     let mut h = [0u8; SEGMENT_HEADER_LEN as usize];
     file.read_exact_at(&mut h, 0).map_err(io_err(path))?;
