@@ -15,6 +15,16 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
+    // A panic contained by the library (a damaged catalogue page) becomes an error that
+    // names the file; keep it off the terminal. Any other panic is reported as usual.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if adaptdb::store::is_containing_panic() {
+            tracing::debug!(%info, "contained panic");
+        } else {
+            default_hook(info);
+        }
+    }));
     let args = cli::Cli::parse();
     match cli::run(args) {
         Ok(code) => code,

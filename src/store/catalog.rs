@@ -15,6 +15,9 @@ pub const NAMES: TableDefinition<(&str, &str), u32> = TableDefinition::new("name
 pub const MINHASH: TableDefinition<u32, &[u8]> = TableDefinition::new("minhash");
 /// (MinHash band, band key) → ids of the models whose padded signature has that key.
 pub const BANDS: MultimapTableDefinition<(u16, u64), u32> = MultimapTableDefinition::new("bands");
+/// Sketch fingerprint → ids of the models whose training data sketched to it.
+pub const FINGERPRINTS: MultimapTableDefinition<u64, u32> =
+    MultimapTableDefinition::new("fingerprints");
 /// Segment number → committed length in bytes.
 pub const SEGMENTS: TableDefinition<u32, u64> = TableDefinition::new("segments");
 

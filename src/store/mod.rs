@@ -5,6 +5,7 @@
 pub mod catalog;
 mod inspect;
 pub mod segment;
+mod guard;
 mod verify;
 
 use std::path::{Path, PathBuf};
@@ -28,6 +29,7 @@ pub use inspect::{
     BandBucket, BandOccupancy, BucketClass, InspectReport, ModelRef, ModelSketch, SegmentInfo,
     SpaceSummary,
 };
+pub use guard::is_containing_panic;
 pub use verify::{Problem, VerifyReport};
 use segment::{
     ArchivedProjectionRecord, ProjectionRecord, RecordLocation, SegmentReader, SegmentWriter,
@@ -250,9 +252,12 @@ impl Index {
         let db = builder()
             .open(&catalog_path)
             .map_err(|e| db_error(&catalog_path, e.into()))?;
-        let index = Self::load(dir, catalog_path, Catalog::Writable(db))?;
-        index.recover_segments()?;
-        Ok(index)
+        let guard_path = catalog_path.clone();
+        guard::contain(&guard_path, || {
+            let index = Self::load(dir, catalog_path, Catalog::Writable(db))?;
+            index.recover_segments()?;
+            Ok(index)
+        })
     }
 
     /// Discards segment bytes that no committed registration points at (FORMAT.md §5):
@@ -271,13 +276,29 @@ impl Index {
         Ok(segment::recover(&self.dir, &committed)?)
     }
 
+    /// Verifies the checksum of every page of the catalogue with redb's own integrity check,
+    /// which reads the whole file. It needs the write lock, so it fails with
+    /// [`StoreError::Locked`] while another process writes; it may rewrite redb's allocator
+    /// state, never an entry. A damaged page is [`StoreError::Corrupt`] naming the file.
+    pub fn check_catalog(dir: impl AsRef<Path>) -> Result<()> {
+        let (_, catalog_path) = Self::locate(dir.as_ref())?;
+        guard::contain(&catalog_path, || {
+            let mut b = builder();
+            b.set_check_integrity_on_open(true);
+            let db = b.open(&catalog_path).map_err(|e| db_error(&catalog_path, e.into()))?;
+            drop(db);
+            Ok(())
+        })
+    }
+
     /// Opens an existing index read-only; it may be open for writing in another process.
     pub fn open_read_only(dir: impl AsRef<Path>) -> Result<Self> {
         let (dir, catalog_path) = Self::locate(dir.as_ref())?;
         let db = builder()
             .open_read_only(&catalog_path)
             .map_err(|e| db_error(&catalog_path, e.into()))?;
-        Self::load(dir, catalog_path, Catalog::ReadOnly(db))
+        let guard_path = catalog_path.clone();
+        guard::contain(&guard_path, || Self::load(dir, catalog_path, Catalog::ReadOnly(db)))
     }
 
     /// Opens the index in `dir` for writing, creating it with `params` if there is none.
@@ -366,6 +387,10 @@ impl Index {
 
     /// The sketcher of this index, built from the stored space on first use.
     pub fn sketcher(&self) -> Result<Option<Arc<Sketcher>>> {
+        guard::contain(&self.catalog_path, || self.load_sketcher())
+    }
+
+    fn load_sketcher(&self) -> Result<Option<Arc<Sketcher>>> {
         if let Some(s) = self.sketcher.read().ok().and_then(|g| g.clone()) {
             return Ok(Some(s));
         }
@@ -442,6 +467,14 @@ impl Index {
     /// The first registration fixes the sample space from its own data. Nothing is changed
     /// when any step fails: bad data, a duplicate name and version, or an I/O error.
     pub fn register(
+        &self,
+        registration: &Registration,
+        source: &mut dyn RowSource,
+    ) -> Result<Registered> {
+        guard::contain(&self.catalog_path, || self.register_unguarded(registration, source))
+    }
+
+    fn register_unguarded(
         &self,
         registration: &Registration,
         source: &mut dyn RowSource,
@@ -627,6 +660,10 @@ impl Index {
             .map_err(e)?
             .insert((model.name.as_str(), model.version.as_str()), model.id)
             .map_err(s)?;
+        txn.open_multimap_table(FINGERPRINTS)
+            .map_err(e)?
+            .insert(model.fingerprint, model.id)
+            .map_err(s)?;
         let sig = encode_words(&sketch.minhash);
         txn.open_table(MINHASH)
             .map_err(e)?
@@ -716,16 +753,12 @@ impl Index {
         txn: &WriteTransaction,
         fingerprint: u64,
     ) -> Result<Vec<u32>> {
-        // NOTE: a linear scan of the catalogue; a fingerprint table would make this a lookup
-        // once registration volume makes it matter.
-        let table = txn.open_table(MODELS).map_err(|e| self.db_err(e.into()))?;
+        let table = txn
+            .open_multimap_table(FINGERPRINTS)
+            .map_err(|e| self.db_err(e.into()))?;
         let mut out = Vec::new();
-        for entry in table.iter().map_err(|e| self.db_err(e.into()))? {
-            let (_, v) = entry.map_err(|e| self.db_err(e.into()))?;
-            let m = ModelVersion::decode(v.value()).map_err(|e| self.corrupt(e))?;
-            if m.fingerprint == fingerprint {
-                out.push(m.id);
-            }
+        for id in table.get(fingerprint).map_err(|e| self.db_err(e.into()))? {
+            out.push(id.map_err(|e| self.db_err(e.into()))?.value());
         }
         Ok(out)
     }
@@ -741,6 +774,10 @@ impl Index {
 
     /// Every registered model version, in registration order.
     pub fn models(&self) -> Result<Vec<ModelVersion>> {
+        guard::contain(&self.catalog_path, || self.models_unguarded())
+    }
+
+    fn models_unguarded(&self) -> Result<Vec<ModelVersion>> {
         let txn = self.begin_read()?;
         let table = txn.open_table(MODELS).map_err(|e| self.db_err(e.into()))?;
         let mut out = Vec::new();
@@ -775,6 +812,10 @@ impl Index {
 
     /// Ranks the registered model versions by their adaptivity to an already sketched target.
     pub fn search_sketch(&self, target: &Sketch, options: &SearchOptions) -> Result<SearchResults> {
+        guard::contain(&self.catalog_path, || self.search_sketch_unguarded(target, options))
+    }
+
+    fn search_sketch_unguarded(&self, target: &Sketch, options: &SearchOptions) -> Result<SearchResults> {
         let span = tracing::debug_span!("search", partitions = target.partitions());
         let _enter = span.enter();
         let started = std::time::Instant::now();
@@ -888,6 +929,7 @@ impl Index {
         txn.open_table(MINHASH).map_err(e)?;
         txn.open_table(SEGMENTS).map_err(e)?;
         txn.open_multimap_table(BANDS).map_err(e)?;
+        txn.open_multimap_table(FINGERPRINTS).map_err(e)?;
         Ok(())
     }
 

@@ -97,6 +97,20 @@ pub fn catalog_dump(path: &Path) -> Vec<u8> {
         out.extend_from_slice(&k.value().to_le_bytes());
         out.extend_from_slice(&v.value().to_le_bytes());
     }
+    let fingerprints: MultimapTableDefinition<u64, u32> =
+        MultimapTableDefinition::new("fingerprints");
+    for e in txn
+        .open_multimap_table(fingerprints)
+        .unwrap()
+        .iter()
+        .unwrap()
+    {
+        let (k, values) = e.unwrap();
+        out.extend_from_slice(&k.value().to_le_bytes());
+        for v in values {
+            out.extend_from_slice(&v.unwrap().value().to_le_bytes());
+        }
+    }
     let bands: MultimapTableDefinition<(u16, u64), u32> = MultimapTableDefinition::new("bands");
     for e in txn.open_multimap_table(bands).unwrap().iter().unwrap() {
         let (k, values) = e.unwrap();
