@@ -23,6 +23,7 @@
 #![deny(clippy::unwrap_used)]
 
 pub mod codec;
+pub mod divergence;
 pub mod error;
 pub mod hash;
 pub mod input;

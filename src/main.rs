@@ -7,7 +7,19 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// Restores the default SIGPIPE action, so that `adaptdb … | head` ends quietly like
+/// other Unix tools instead of panicking on a closed stdout.
+#[allow(unsafe_code)]
+fn default_sigpipe() {
+    // SAFETY: called first thing in main, before any other thread exists; setting a signal
+    // disposition to SIG_DFL has no other precondition.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() -> ExitCode {
+    default_sigpipe();
     let filter = tracing_subscriber::EnvFilter::try_from_env("ADAPTDB_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     tracing_subscriber::fmt()

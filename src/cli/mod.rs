@@ -3,9 +3,11 @@
 
 mod demo;
 mod init;
+mod inspect;
 mod list;
 mod register;
 mod search;
+mod verify;
 
 use std::process::ExitCode;
 
@@ -32,6 +34,10 @@ enum Command {
     /// Register a workload's sources, search with each of its targets, and compare the
     /// rankings with the known best model.
     Demo(demo::Args),
+    /// Check every table, segment record, checksum and cross-reference of an index.
+    Verify(verify::Args),
+    /// Describe an index (parameters, space, segments, band tables) or one model version.
+    Inspect(inspect::Args),
 }
 
 /// Runs one parsed command line.
@@ -42,6 +48,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Search(a) => search::run(a),
         Command::List(a) => list::run(a),
         Command::Demo(a) => demo::run(a),
+        Command::Verify(a) => verify::run(a),
+        Command::Inspect(a) => inspect::run(a),
     }
 }
 

@@ -27,7 +27,7 @@ use crate::space::SampleSpace;
 use catalog::*;
 pub use inspect::{
     BandBucket, BandOccupancy, BucketClass, InspectReport, ModelRef, ModelSketch, SegmentInfo,
-    SpaceSummary,
+    SpaceSummary, BUCKET_SIZE_CLASSES, LARGEST_BUCKETS, QUOTED_VALUES,
 };
 pub use guard::is_containing_panic;
 pub use verify::{Problem, VerifyReport};

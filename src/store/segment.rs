@@ -283,7 +283,7 @@ pub fn recover(dir: &Path, committed: &[(u32, u64)]) -> Result<(), StoreError> {
             .file_name()
             .and_then(|n| n.to_str())
             .and_then(|n| n.strip_suffix(".seg"))
-            .filter(|n| n.len() == 8)
+            .filter(|n| n.len() >= 8)
             .and_then(|n| n.parse::<u32>().ok());
         if id.is_some_and(|id| id > last) {
             tracing::warn!(path = %path.display(), "removing a segment no registration committed");
@@ -376,8 +376,14 @@ impl SegmentReader {
 
     /// Maps (or reuses a map of) the segment holding `loc` and returns the record's bytes.
     pub fn read(&self, loc: &RecordLocation) -> Result<RecordBytes, StoreError> {
-        let end = loc.offset + loc.len as u64;
         let path = segment_path(&self.dir, loc.segment);
+        let end = loc.offset.checked_add(loc.len as u64).filter(|_| loc.offset >= SEGMENT_HEADER_LEN);
+        let Some(end) = end.filter(|e| usize::try_from(*e).is_ok()) else {
+            return Err(StoreError::Corrupt {
+                path,
+                reason: format!("impossible record location: offset {} length {}", loc.offset, loc.len),
+            });
+        };
         let cached = self
             .maps
             .read()

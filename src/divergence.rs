@@ -1,0 +1,133 @@
+//! Jensen–Shannon divergence between partition distributions and the JSD-LSH collision
+//! model (ALGORITHM.md §1.6, §2.2, §2.5): exact scores, the noise floor, and the
+//! calibration of the bucket width and of the hard-adaptivity band threshold.
+
+use crate::space::SampleSpace;
+
+/// The smoothed distribution of one partition: bin counts over Ω and its row count.
+#[derive(Debug, Clone, Copy)]
+pub struct Counts<'a> {
+    /// Count per bin of Ω.
+    pub bins: &'a [u32],
+    /// Rows of the partition.
+    pub rows: u32,
+}
+
+/// JS(P, Q) in nats between two partitions' smoothed distributions: the mean over columns
+/// of each column's divergence (the concatenated vector's divergence, exactly).
+pub fn js(space: &SampleSpace, alpha: f64, p: Counts, q: Counts) -> f64 {
+    let mut total = 0.0;
+    for (c, col) in space.columns().iter().enumerate() {
+        let b = col.bins();
+        let (np, nq) = (p.rows as f64 + alpha * b as f64, q.rows as f64 + alpha * b as f64);
+        let off = space.offset(c);
+        let mut sum = 0.0;
+        for i in off..off + b {
+            let x = (p.bins[i] as f64 + alpha) / np;
+            let y = (q.bins[i] as f64 + alpha) / nq;
+            let m = 0.5 * (x + y);
+            if x > 0.0 {
+                sum += 0.5 * x * libm::log(x / m);
+            }
+            if y > 0.0 {
+                sum += 0.5 * y * libm::log(y / m);
+            }
+        }
+        total += sum;
+    }
+    total / space.columns().len() as f64
+}
+
+/// The standard normal CDF.
+fn phi(x: f64) -> f64 {
+    0.5 * libm::erfc(-x / std::f64::consts::SQRT_2)
+}
+
+/// Probability that one E2LSH hash of width `r` collides for points at distance `d`
+/// (Datar et al.; ALGORITHM.md §2.2).
+pub fn collision(d: f64, r: f64) -> f64 {
+    if d <= 0.0 {
+        return 1.0;
+    }
+    let t = r / d;
+    1.0 - 2.0 * phi(-t) - 2.0 / ((2.0 * std::f64::consts::PI).sqrt() * t) * (1.0 - (-t * t / 2.0).exp())
+}
+
+/// κ_R: the bucket width, per unit of Hellinger distance, at which a band of `rows`
+/// hashes collides with probability ½ (ALGORITHM.md §2.5).
+pub fn kappa(rows: u16) -> f64 {
+    let target = 0.5f64.powf(1.0 / rows as f64);
+    let (mut lo, mut hi) = (1e-3, 1e3);
+    for _ in 0..200 {
+        let mid = 0.5 * (lo + hi);
+        if collision(1.0, mid) < target {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    0.5 * (lo + hi)
+}
+
+/// The recall-safe Hellinger distance of a JS threshold: every pair with JS ≤ `t` lies
+/// within it (ALGORITHM.md §2.3).
+pub fn hellinger_bound(t: f64) -> f64 {
+    (2.0 * t / std::f64::consts::LN_2).sqrt()
+}
+
+/// The bucket width that puts the band-collision midpoint at JS threshold `t`.
+pub fn bucket_width_for(t: f64, rows_per_band: u16) -> f64 {
+    kappa(rows_per_band) * hellinger_bound(t)
+}
+
+/// Least number of the `bands` bands a partition pair within JS `t` shares, one standard
+/// deviation below the mean (at least 1): the hard-adaptivity match rule (ALGORITHM.md §5).
+pub fn band_threshold(t: f64, r: f64, rows_per_band: u16, bands: u16) -> u32 {
+    let pb = collision(hellinger_bound(t), r).powi(rows_per_band as i32);
+    let l = bands as f64;
+    let tau = l * pb - (l * pb * (1.0 - pb)).sqrt();
+    (tau.ceil() as u32).max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::space::SpaceColumn;
+
+    #[test]
+    fn collision_matches_the_worked_example() {
+        // ALGORITHM.md §2.3: d = 0.5412, r = 1.4 gives p = 0.6927.
+        assert!((collision(0.5412, 1.4) - 0.6927).abs() < 5e-4);
+        assert_eq!(collision(0.0, 1.4), 1.0);
+    }
+
+    #[test]
+    fn kappa_matches_the_published_constants() {
+        for (rows, want) in [(1, 1.470), (2, 2.717), (4, 5.015), (8, 9.614)] {
+            assert!((kappa(rows) - want).abs() < 2e-3, "R = {rows}: {}", kappa(rows));
+        }
+        // t = 0.05 with the recall-safe bound gives r = 1.91 for R = 4 (ALGORITHM.md §2.5).
+        assert!((bucket_width_for(0.05, 4) - 1.91).abs() < 0.01);
+    }
+
+    #[test]
+    fn js_matches_the_worked_example() {
+        // One column, four bins: P = (0.5, 0.25, 0.25, 0), Q uniform: JS = 0.1079 nats.
+        let col = SpaceColumn { name: "x".into(), edges: vec![1.0, 2.0, 3.0] };
+        let space = SampleSpace::new(vec![col]).unwrap();
+        let p = Counts { bins: &[2, 1, 1, 0], rows: 4 };
+        let q = Counts { bins: &[1, 1, 1, 1], rows: 4 };
+        assert!((js(&space, 0.0, p, q) - 0.1079).abs() < 1e-4);
+        assert_eq!(js(&space, 0.5, p, p), 0.0);
+    }
+
+    #[test]
+    fn band_threshold_rises_with_the_threshold() {
+        let loose = band_threshold(0.2, 2.09, 4, 256);
+        let tight = band_threshold(0.01, 2.09, 4, 256);
+        assert!(tight > loose, "{tight} ≤ {loose}");
+        // At the default r the midpoint P_b = ½ sits at JS ≈ 0.06: τ ≈ 128 − √64.
+        let mid = band_threshold(0.06, 2.09, 4, 256);
+        assert!((118..=123).contains(&mid), "{mid}");
+    }
+}
