@@ -5,7 +5,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use adaptdb::store::VerifyReport;
+use adaptdb::store::{Problem, VerifyReport};
+use adaptdb::StoreError;
 use adaptdb::Index;
 use anyhow::Context;
 
@@ -22,13 +23,27 @@ pub struct Args {
     json: bool,
 }
 
-/// Opens the index read-only and verifies it.
+/// Checks the catalogue's page checksums when no other process writes, then opens the
+/// index read-only and verifies it.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let pages = Index::check_catalog(&args.index);
     let index = Index::open_read_only(&args.index)
         .with_context(|| format!("opening index {}", args.index.display()))?;
-    let report = index
+    let mut report = index
         .verify()
         .with_context(|| format!("verifying index {}", args.index.display()))?;
+    match pages {
+        Ok(()) => report.notes.push("catalogue page checksums verified".into()),
+        Err(adaptdb::Error::Store(StoreError::Locked { .. })) => report.notes.push(
+            "catalogue page checksums not checked: the catalogue kept changing while it was \
+             copied (another process is writing)"
+                .into(),
+        ),
+        Err(adaptdb::Error::Store(StoreError::Corrupt { path, reason })) => {
+            report.problems.push(Problem { file: path, what: reason });
+        }
+        Err(e) => return Err(e).context(format!("checking {}", args.index.display())),
+    }
     if args.json {
         println!("{}", to_json(&report));
     } else {

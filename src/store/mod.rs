@@ -276,19 +276,42 @@ impl Index {
         Ok(segment::recover(&self.dir, &committed)?)
     }
 
-    /// Verifies the checksum of every page of the catalogue with redb's own integrity check,
-    /// which reads the whole file. It needs the write lock, so it fails with
-    /// [`StoreError::Locked`] while another process writes; it may rewrite redb's allocator
-    /// state, never an entry. A damaged page is [`StoreError::Corrupt`] naming the file.
+    /// Verifies the checksum of every page of the catalogue with redb's own integrity check.
+    ///
+    /// redb's check repairs as it goes, so it runs on a private copy of the file and the
+    /// index itself is never written. A copy taken while another process commits may be
+    /// torn: the copy is retried until the file stays unchanged across it, and after three
+    /// tries the check gives up with [`StoreError::Locked`]. A damaged page is
+    /// [`StoreError::Corrupt`] naming the catalogue file.
     pub fn check_catalog(dir: impl AsRef<Path>) -> Result<()> {
         let (_, catalog_path) = Self::locate(dir.as_ref())?;
-        guard::contain(&catalog_path, || {
-            let mut b = builder();
-            b.set_check_integrity_on_open(true);
-            let db = b.open(&catalog_path).map_err(|e| db_error(&catalog_path, e.into()))?;
-            drop(db);
-            Ok(())
-        })
+        let io = |source| StoreError::Io { path: catalog_path.clone(), source };
+        let stamp = |p: &Path| std::fs::metadata(p).map(|m| (m.len(), m.modified().ok()));
+        let tmp = tempfile::tempdir().map_err(io)?;
+        let copy = tmp.path().join(CATALOG_FILE);
+        for _ in 0..3 {
+            let before = stamp(&catalog_path).map_err(io)?;
+            std::fs::copy(&catalog_path, &copy).map_err(io)?;
+            if stamp(&catalog_path).map_err(io)? != before {
+                continue;
+            }
+            return guard::contain(&catalog_path, || {
+                let mut b = builder();
+                b.set_check_integrity_on_open(true);
+                match b.open(&copy) {
+                    Ok(_) => Ok(()),
+                    Err(e) => Err(match db_error(&catalog_path, e.into()) {
+                        StoreError::Catalog { source, .. } => StoreError::Corrupt {
+                            path: catalog_path.clone(),
+                            reason: format!("page check failed: {source}"),
+                        },
+                        other => other,
+                    }
+                    .into()),
+                }
+            });
+        }
+        Err(StoreError::Locked { path: catalog_path.clone() }.into())
     }
 
     /// Opens an existing index read-only; it may be open for writing in another process.
