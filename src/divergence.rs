@@ -2,6 +2,7 @@
 //! model (ALGORITHM.md §1.6, §2.2, §2.5): exact scores, the noise floor, and the
 //! calibration of the bucket width and of the hard-adaptivity band threshold.
 
+use crate::params::Params;
 use crate::space::SampleSpace;
 
 /// The smoothed distribution of one partition: bin counts over Ω and its row count.
@@ -19,7 +20,10 @@ pub fn js(space: &SampleSpace, alpha: f64, p: Counts, q: Counts) -> f64 {
     let mut total = 0.0;
     for (c, col) in space.columns().iter().enumerate() {
         let b = col.bins();
-        let (np, nq) = (p.rows as f64 + alpha * b as f64, q.rows as f64 + alpha * b as f64);
+        let (np, nq) = (
+            p.rows as f64 + alpha * b as f64,
+            q.rows as f64 + alpha * b as f64,
+        );
         let off = space.offset(c);
         let mut sum = 0.0;
         for i in off..off + b {
@@ -38,6 +42,27 @@ pub fn js(space: &SampleSpace, alpha: f64, p: Counts, q: Counts) -> f64 {
     total / space.columns().len() as f64
 }
 
+/// The noise floor of a dataset: the mean JS between its partitions taken in pairs
+/// (0,1), (1,2), …, (m−1,0). Two random partitions of one dataset differ only by sampling
+/// noise, so this is the divergence below which partitions are indistinguishable. With
+/// fewer than two partitions, 0.6 × (B−1)/(4s), the measured ratio to the formula.
+pub fn noise_floor(space: &SampleSpace, params: &Params, counts: &[u32], sizes: &[u32]) -> f64 {
+    let dim = space.dim();
+    let m = sizes.len();
+    if m < 2 {
+        return 0.6 * (params.bins as f64 - 1.0) / (4.0 * params.partition_rows as f64);
+    }
+    let part = |i: usize| Counts {
+        bins: &counts[i * dim..(i + 1) * dim],
+        rows: sizes[i],
+    };
+    let pairs = if m == 2 { 1 } else { m };
+    let total: f64 = (0..pairs)
+        .map(|i| js(space, params.alpha, part(i), part((i + 1) % m)))
+        .sum();
+    total / pairs as f64
+}
+
 /// The standard normal CDF.
 fn phi(x: f64) -> f64 {
     0.5 * libm::erfc(-x / std::f64::consts::SQRT_2)
@@ -50,7 +75,8 @@ pub fn collision(d: f64, r: f64) -> f64 {
         return 1.0;
     }
     let t = r / d;
-    1.0 - 2.0 * phi(-t) - 2.0 / ((2.0 * std::f64::consts::PI).sqrt() * t) * (1.0 - (-t * t / 2.0).exp())
+    1.0 - 2.0 * phi(-t)
+        - 2.0 / ((2.0 * std::f64::consts::PI).sqrt() * t) * (1.0 - (-t * t / 2.0).exp())
 }
 
 /// κ_R: the bucket width, per unit of Hellinger distance, at which a band of `rows`
@@ -104,7 +130,11 @@ mod tests {
     #[test]
     fn kappa_matches_the_published_constants() {
         for (rows, want) in [(1, 1.470), (2, 2.717), (4, 5.015), (8, 9.614)] {
-            assert!((kappa(rows) - want).abs() < 2e-3, "R = {rows}: {}", kappa(rows));
+            assert!(
+                (kappa(rows) - want).abs() < 2e-3,
+                "R = {rows}: {}",
+                kappa(rows)
+            );
         }
         // t = 0.05 with the recall-safe bound gives r = 1.91 for R = 4 (ALGORITHM.md §2.5).
         assert!((bucket_width_for(0.05, 4) - 1.91).abs() < 0.01);
@@ -113,10 +143,19 @@ mod tests {
     #[test]
     fn js_matches_the_worked_example() {
         // One column, four bins: P = (0.5, 0.25, 0.25, 0), Q uniform: JS = 0.1079 nats.
-        let col = SpaceColumn { name: "x".into(), edges: vec![1.0, 2.0, 3.0] };
+        let col = SpaceColumn {
+            name: "x".into(),
+            edges: vec![1.0, 2.0, 3.0],
+        };
         let space = SampleSpace::new(vec![col]).unwrap();
-        let p = Counts { bins: &[2, 1, 1, 0], rows: 4 };
-        let q = Counts { bins: &[1, 1, 1, 1], rows: 4 };
+        let p = Counts {
+            bins: &[2, 1, 1, 0],
+            rows: 4,
+        };
+        let q = Counts {
+            bins: &[1, 1, 1, 1],
+            rows: 4,
+        };
         assert!((js(&space, 0.0, p, q) - 0.1079).abs() < 1e-4);
         assert_eq!(js(&space, 0.5, p, p), 0.0);
     }

@@ -18,7 +18,9 @@ pub struct Params {
     pub rows_per_band: u16,
     /// JSD-LSH bands per partition (L).
     pub bands: u16,
-    /// JSD-LSH bucket width (r) in Hellinger space.
+    /// JSD-LSH bucket width (r) in Hellinger space; 0 means "calibrate": the first
+    /// registration measures the noise floor of its data and sets r so that a band collides
+    /// with probability ½ at twice that floor (ALGORITHM.md §2.5, §9).
     pub bucket_width: f64,
     /// MinHash functions per flattened set (K_m).
     pub minhash_size: u16,
@@ -26,6 +28,8 @@ pub struct Params {
     pub minhash_band_rows: u16,
     /// The master seed; every random stream is derived from it by name.
     pub seed: u64,
+    /// Keep every partition's bin counts in the index, for the exact score.
+    pub keep_distributions: bool,
 }
 
 impl Default for Params {
@@ -36,13 +40,12 @@ impl Default for Params {
             alpha: 0.5,
             reference_rows: 100_000,
             rows_per_band: 4,
-            bands: 256,
-            // κ_4 · √(2t / ln 2) with t = 0.06, twice the noise floor at B = 16, s = 64:
-            // a band then collides with probability ½ at JS ≈ 0.06 (ALGORITHM.md §2.5).
-            bucket_width: 2.09,
+            bands: 512,
+            bucket_width: 0.0,
             minhash_size: 256,
             minhash_band_rows: 2,
             seed: 0x5eed_ada9_7db0_0001,
+            keep_distributions: false,
         }
     }
 }
@@ -101,8 +104,11 @@ impl Params {
         if self.rows_per_band == 0 || self.bands == 0 {
             return fail("bands", "bands and rows-per-band must be positive");
         }
-        if !(self.bucket_width.is_finite() && self.bucket_width > 0.0) {
-            return fail("bucket-width", "must be a finite number > 0");
+        if !(self.bucket_width.is_finite() && self.bucket_width >= 0.0) {
+            return fail(
+                "bucket-width",
+                "must be a finite number > 0, or 0 to calibrate",
+            );
         }
         if self.minhash_size == 0 || self.minhash_band_rows == 0 {
             return fail(
@@ -129,6 +135,7 @@ impl Params {
             .u16(self.minhash_size)
             .u16(self.minhash_band_rows)
             .u64(self.seed)
+            .u8(u8::from(self.keep_distributions))
             .finish()
     }
 
@@ -146,6 +153,11 @@ impl Params {
             minhash_size: d.u16()?,
             minhash_band_rows: d.u16()?,
             seed: d.u64()?,
+            keep_distributions: match d.u8()? {
+                0 => false,
+                1 => true,
+                other => return Err(d.error(format!("keep_distributions is {other}"))),
+            },
         };
         let err = d.error("");
         d.finish()?;
@@ -165,9 +177,9 @@ mod tests {
     fn defaults_are_valid_and_round_trip() {
         let p = Params::default();
         p.validate().unwrap();
-        assert_eq!(p.encode().len(), 42);
+        assert_eq!(p.encode().len(), 43);
         assert_eq!(Params::decode(&p.encode()).unwrap(), p);
-        assert_eq!(p.hashes(), 1024);
+        assert_eq!(p.hashes(), 2048);
         assert_eq!(p.minhash_bands(), 128);
     }
 

@@ -1,12 +1,90 @@
-//! Scoring candidates: the soft partition-level adaptivity of ALGORITHM.md §9, computed
-//! from each candidate's stored band hashes (FORMAT.md §4.2). Called by `Index::search`.
+//! Scoring candidates (ALGORITHM.md §5, §9). Every strategy ranks the candidates that
+//! `Index::search` found; they differ in what they read from each candidate's stored
+//! sketch (FORMAT.md §4.2) and in what they estimate:
+//!
+//! | strategy | reads | estimates | cost per candidate |
+//! |---|---|---|---|
+//! | `soft` (default) | per-partition band hashes | for each target partition, the largest share of bands it has in common with one source partition, averaged | n·L lookups in m·L sorted hashes |
+//! | `exact` | per-partition bin counts (index option) | 1 − mean over target partitions of the smallest JS to a source partition, over ln 2 | n·m·D logarithms |
+//! | `containment` | flattened set | \|F(T) ∩ F(S)\| / \|F(T)\| | a merge of two sorted sets |
+//! | `minhash` | padded MinHash signature | the same containment, estimated from K_m values | K_m comparisons |
+//! | `paper` | per-partition band hashes | share of target partitions with at least one band in common with some source partition (the paper's rule) | as `soft` |
+//!
+//! Each match also carries its *coverage*, the hard adaptivity of Def. 3.1: the share of
+//! target partitions matched by some source partition within the calibrated JS threshold
+//! (exactly with `exact`, through the band-count rule otherwise). `min_adaptivity` filters
+//! on it.
+
+use std::fmt;
+use std::str::FromStr;
 
 use rayon::prelude::*;
 
+use crate::divergence::{self, Counts};
 use crate::error::Result;
-use crate::sketch::Sketch;
+use crate::params::Params;
+use crate::sketch::{partition, MinHasher, Sketch};
+use crate::space::SampleSpace;
 use crate::store::catalog::ModelVersion;
-use crate::store::segment::SegmentReader;
+use crate::store::segment::{ArchivedSketchRecord, SegmentReader};
+use crate::store::StoreError;
+
+/// The scoring strategy of a search; see the module documentation.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Score {
+    /// Soft partition-level adaptivity from band hashes (the default).
+    #[default]
+    Soft,
+    /// Exact soft score from stored distributions.
+    Exact,
+    /// Exact flattened containment.
+    Containment,
+    /// Padded-MinHash estimate of the flattened containment.
+    MinHash,
+    /// The paper's rule: one shared band makes a partition match.
+    Paper,
+}
+
+impl Score {
+    /// Every strategy, in documentation order.
+    pub const ALL: [Score; 5] = [
+        Score::Soft,
+        Score::Exact,
+        Score::Containment,
+        Score::MinHash,
+        Score::Paper,
+    ];
+
+    /// The name the CLI and reports use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Score::Soft => "soft",
+            Score::Exact => "exact",
+            Score::Containment => "containment",
+            Score::MinHash => "minhash",
+            Score::Paper => "paper",
+        }
+    }
+}
+
+impl fmt::Display for Score {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Score {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Score::ALL
+            .into_iter()
+            .find(|score| score.name() == s)
+            .ok_or_else(|| {
+                format!("unknown score {s:?}: one of soft, exact, containment, minhash, paper")
+            })
+    }
+}
 
 /// How a search runs.
 #[derive(Debug, Clone)]
@@ -18,6 +96,10 @@ pub struct SearchOptions {
     pub exhaustive_limit: usize,
     /// Candidates (by band-table hits) to score on the band-table path.
     pub rescore: usize,
+    /// The scoring strategy.
+    pub score: Score,
+    /// Drop matches whose coverage (hard adaptivity) is below this.
+    pub min_adaptivity: Option<f64>,
 }
 
 impl Default for SearchOptions {
@@ -26,6 +108,8 @@ impl Default for SearchOptions {
             top_k: 10,
             exhaustive_limit: 1000,
             rescore: 200,
+            score: Score::Soft,
+            min_adaptivity: None,
         }
     }
 }
@@ -49,11 +133,14 @@ pub enum SearchPath {
 pub struct Match {
     /// The model version as catalogued.
     pub model: ModelVersion,
-    /// Soft adaptivity in [0, 1]: how much of the target the model's training data covers.
+    /// The strategy's score in [0, 1]: how much of the target the training data covers.
     pub adaptivity: f64,
-    /// Mean share of bands a target partition shares with a source partition, over all
-    /// pairs; breaks ties in `adaptivity` in favour of sources resembling the target more
-    /// often.
+    /// Hard adaptivity (Def. 3.1): the share of target partitions matched within the
+    /// calibrated JS threshold.
+    pub coverage: f64,
+    /// Mean share of bands a target partition has in common with a source partition, over
+    /// all pairs (0 for strategies that do not read band hashes); breaks ties in
+    /// `adaptivity` in favour of sources that resemble the target more often.
     pub mean_overlap: f64,
 }
 
@@ -62,58 +149,225 @@ pub struct Match {
 pub struct SearchResults {
     /// How candidates were found.
     pub path: SearchPath,
+    /// The strategy that scored them.
+    pub score: Score,
     /// Model versions in the index.
     pub models: usize,
     /// Rows of the target.
     pub target_rows: u64,
     /// Partitions of the target.
     pub target_partitions: usize,
-    /// Best first; ties broken by name, then version.
+    /// Best first; ties broken by `mean_overlap`, then name, then version.
     pub matches: Vec<Match>,
 }
 
-/// Scores `candidates` against `target` and returns the best `top_k`.
-pub fn rank(
-    segments: &SegmentReader,
-    target: &Sketch,
-    candidates: Vec<ModelVersion>,
-    top_k: usize,
-) -> Result<Vec<Match>> {
-    let mut scored = candidates
-        .into_par_iter()
-        .map(|model| {
-            let bytes = segments.read(&model.location)?;
-            let record = bytes.record()?;
-            let source: Vec<u64> = record.band_hashes.iter().map(|h| h.to_native()).collect();
-            let score = soft_adaptivity(target, &source, record.bands.to_native() as usize);
-            Ok(Match {
-                model,
-                adaptivity: score.adaptivity,
-                mean_overlap: score.mean_overlap,
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
-    scored.sort_by(|a, b| {
-        b.adaptivity
-            .total_cmp(&a.adaptivity)
-            .then_with(|| b.mean_overlap.total_cmp(&a.mean_overlap))
-            .then_with(|| a.model.name.cmp(&b.model.name))
-            .then_with(|| a.model.version.cmp(&b.model.version))
-    });
-    scored.truncate(top_k);
-    Ok(scored)
+/// What scoring needs besides the candidates: the index's parameters and families.
+pub struct Scorer<'a> {
+    /// The index's parameters.
+    pub params: &'a Params,
+    /// The sample space.
+    pub space: &'a SampleSpace,
+    /// The MinHash family.
+    pub minhasher: &'a MinHasher,
+    /// The padding bound M.
+    pub padding: u64,
+    /// The calibrated JS threshold of a partition match (nats).
+    pub js_threshold: f64,
+    /// The segment files.
+    pub segments: &'a SegmentReader,
 }
 
-/// Soft partition-level adaptivity of a source to `target` (ALGORITHM.md §9.3).
-///
-/// For each target partition, the largest fraction of its L bands that equal the same band
-/// of one source partition; the mean of that over the target's partitions. Band hashes mix
-/// in the band number, so equal hashes mean equal bands.
-pub fn soft_adaptivity(target: &Sketch, source: &[u64], bands: usize) -> SoftScore {
+/// A candidate to score: its catalogue entry and, for `minhash`, its unpadded signature.
+pub struct Candidate {
+    /// The model version.
+    pub model: ModelVersion,
+    /// Its unpadded MinHash signature (read only for `Score::MinHash`).
+    pub signature: Option<Vec<u64>>,
+}
+
+impl Scorer<'_> {
+    /// Scores `candidates` against `target` and returns the best `top_k` that pass the
+    /// coverage filter.
+    pub fn rank(
+        &self,
+        target: &Sketch,
+        candidates: Vec<Candidate>,
+        options: &SearchOptions,
+    ) -> Result<Vec<Match>> {
+        let min = options.min_adaptivity.unwrap_or(f64::NEG_INFINITY);
+        let mut scored = candidates
+            .into_par_iter()
+            .map(|c| self.score(target, c, options.score))
+            .filter(|m| m.as_ref().map_or(true, |m| m.coverage >= min))
+            .collect::<Result<Vec<_>>>()?;
+        scored.sort_by(|a, b| {
+            b.adaptivity
+                .total_cmp(&a.adaptivity)
+                .then_with(|| b.mean_overlap.total_cmp(&a.mean_overlap))
+                .then_with(|| a.model.name.cmp(&b.model.name))
+                .then_with(|| a.model.version.cmp(&b.model.version))
+        });
+        scored.truncate(options.top_k);
+        Ok(scored)
+    }
+
+    fn score(&self, target: &Sketch, c: Candidate, score: Score) -> Result<Match> {
+        let bytes = self.segments.read(&c.model.location)?;
+        let record = bytes.record()?;
+        let p = self.params;
+        let tau =
+            divergence::band_threshold(self.js_threshold, p.bucket_width, p.rows_per_band, p.bands);
+        let bands = || -> Vec<u64> { record.band_hashes.iter().map(|h| h.to_native()).collect() };
+        let (adaptivity, coverage, mean_overlap) = match score {
+            Score::Soft => {
+                let o = band_overlap(target, &bands(), p.bands as usize);
+                (o.soft(), o.coverage(tau), o.mean_overlap)
+            }
+            Score::Paper => {
+                let o = band_overlap(target, &bands(), p.bands as usize);
+                (o.coverage(1), o.coverage(tau), o.mean_overlap)
+            }
+            Score::Exact => {
+                let e = self.exact(target, record, &c.model)?;
+                (e.soft, e.coverage, 0.0)
+            }
+            Score::Containment => {
+                let flat: Vec<u64> = record.flat.iter().map(|h| h.to_native()).collect();
+                let o = band_overlap(target, &bands(), p.bands as usize);
+                (containment(&target.flat, &flat), o.coverage(tau), 0.0)
+            }
+            Score::MinHash => {
+                let sig = c.signature.as_deref().unwrap_or_default();
+                let padded =
+                    self.minhasher
+                        .padded(sig, c.model.flat_len as u64, self.padding, c.model.id);
+                let o = band_overlap(target, &bands(), p.bands as usize);
+                let est =
+                    minhash_containment(&target.minhash, &padded, target.flat.len(), self.padding);
+                (
+                    est.min(c.model.flat_len as f64 / target.flat.len().max(1) as f64),
+                    o.coverage(tau),
+                    0.0,
+                )
+            }
+        };
+        Ok(Match {
+            model: c.model,
+            adaptivity,
+            coverage,
+            mean_overlap,
+        })
+    }
+
+    /// The exact soft score and exact hard adaptivity from stored bin counts.
+    fn exact(
+        &self,
+        target: &Sketch,
+        record: &ArchivedSketchRecord,
+        model: &ModelVersion,
+    ) -> Result<ExactScore> {
+        let dim = self.space.dim();
+        if record.counts.is_empty() || target.counts.is_empty() {
+            return Err(StoreError::Unsupported {
+                what: "the exact score needs an index created with --keep-distributions".into(),
+            }
+            .into());
+        }
+        let source: Vec<u32> = record.counts.iter().map(|c| c.to_native()).collect();
+        let s = self.params.partition_rows as usize;
+        let source_sizes = partition::sizes(model.rows as usize, s);
+        let target_sizes = partition::sizes(target.rows as usize, s);
+        Ok(exact_score(
+            self.space,
+            self.params.alpha,
+            (&target.counts, &target_sizes),
+            (&source, &source_sizes),
+            dim,
+            self.js_threshold,
+        ))
+    }
+}
+
+/// The exact soft score and the exact hard adaptivity of one source.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ExactScore {
+    /// 1 − (mean over target partitions of the smallest JS to a source partition) / ln 2.
+    pub soft: f64,
+    /// Share of target partitions within `threshold` of some source partition (Def. 3.1).
+    pub coverage: f64,
+    /// Mean over target partitions of the smallest JS (nats).
+    pub mean_min_js: f64,
+}
+
+/// Exact scores between a target's and a source's partition counts (partition-major,
+/// `dim` bins each) with their row counts.
+pub fn exact_score(
+    space: &SampleSpace,
+    alpha: f64,
+    target: (&[u32], &[u32]),
+    source: (&[u32], &[u32]),
+    dim: usize,
+    threshold: f64,
+) -> ExactScore {
+    fn part<'a>((counts, sizes): (&'a [u32], &'a [u32]), i: usize, dim: usize) -> Counts<'a> {
+        Counts {
+            bins: &counts[i * dim..(i + 1) * dim],
+            rows: sizes[i],
+        }
+    }
+    let n = target.1.len();
+    let m = source.1.len();
+    let mins: Vec<f64> = (0..n)
+        .map(|q| {
+            (0..m)
+                .map(|p| divergence::js(space, alpha, part(target, q, dim), part(source, p, dim)))
+                .fold(f64::INFINITY, f64::min)
+        })
+        .collect();
+    let mean = mins.iter().sum::<f64>() / n.max(1) as f64;
+    let covered = mins.iter().filter(|&&js| js <= threshold).count();
+    ExactScore {
+        soft: (1.0 - mean / std::f64::consts::LN_2).clamp(0.0, 1.0),
+        coverage: covered as f64 / n.max(1) as f64,
+        mean_min_js: mean,
+    }
+}
+
+/// For each target partition, the most bands it shares with one source partition.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BandOverlap {
+    /// Best shared-band count per target partition.
+    pub best: Vec<u32>,
+    /// Bands per partition (L).
+    pub bands: usize,
+    /// Mean share of bands over all (target, source) partition pairs.
+    pub mean_overlap: f64,
+}
+
+impl BandOverlap {
+    /// Soft adaptivity (ALGORITHM.md §9.3): the mean best share.
+    pub fn soft(&self) -> f64 {
+        let total: u64 = self.best.iter().map(|&b| b as u64).sum();
+        total as f64 / (self.best.len().max(1) * self.bands) as f64
+    }
+
+    /// Hard adaptivity A_τ: the share of target partitions with at least `tau` bands in
+    /// common with one source partition.
+    pub fn coverage(&self, tau: u32) -> f64 {
+        let covered = self.best.iter().filter(|&&b| b >= tau).count();
+        covered as f64 / self.best.len().max(1) as f64
+    }
+}
+
+/// Compares a target's band hashes with one source's (`source` partition-major, `bands`
+/// per partition). Band hashes mix in the band number, so equal hashes mean equal bands.
+pub fn band_overlap(target: &Sketch, source: &[u64], bands: usize) -> BandOverlap {
     let l = target.bands as usize;
-    if bands != l || source.is_empty() || target.band_hashes.is_empty() {
-        return SoftScore {
-            adaptivity: 0.0,
+    let n = target.band_hashes.len() / l.max(1);
+    if bands != l || source.is_empty() || n == 0 {
+        return BandOverlap {
+            best: vec![0; n],
+            bands: l.max(1),
             mean_overlap: 0.0,
         };
     }
@@ -125,35 +379,60 @@ pub fn soft_adaptivity(target: &Sketch, source: &[u64], bands: usize) -> SoftSco
     postings.sort_unstable();
     let m = source.len() / l;
     let mut counts = vec![0u32; m];
-    let (mut best_total, mut shared_total) = (0u64, 0u64);
+    let mut best = Vec::with_capacity(n);
+    let mut shared_total = 0u64;
     for q in target.band_hashes.chunks_exact(l) {
         counts.iter_mut().for_each(|c| *c = 0);
-        let mut best = 0;
+        let mut top = 0;
         for &h in q {
             let start = postings.partition_point(|&(k, _)| k < h);
             for &(_, p) in postings[start..].iter().take_while(|&&(k, _)| k == h) {
                 let c = &mut counts[p as usize];
                 *c += 1;
-                best = best.max(*c);
+                top = top.max(*c);
                 shared_total += 1;
             }
         }
-        best_total += best as u64;
+        best.push(top);
     }
-    let n = (target.band_hashes.len() / l) as f64;
-    SoftScore {
-        adaptivity: best_total as f64 / (n * l as f64),
-        mean_overlap: shared_total as f64 / (n * m as f64 * l as f64),
+    let mean_overlap = shared_total as f64 / (n * m * l) as f64;
+    BandOverlap {
+        best,
+        bands: l,
+        mean_overlap,
     }
 }
 
-/// The soft adaptivity of one source and its tie-breaker.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct SoftScore {
-    /// Mean over target partitions of the best single source partition's band share.
-    pub adaptivity: f64,
-    /// Mean over all (target, source) partition pairs of their band share.
-    pub mean_overlap: f64,
+/// |a ∩ b| / |a| for sorted, distinct `a` and `b`.
+pub fn containment(a: &[u64], b: &[u64]) -> f64 {
+    if a.is_empty() {
+        return 0.0;
+    }
+    let (mut i, mut j, mut common) = (0, 0, 0usize);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                common += 1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    common as f64 / a.len() as f64
+}
+
+/// The containment of a query set of `query_len` elements in a source, estimated from the
+/// query's unpadded signature and the source's signature padded to `bound` elements
+/// (ALGORITHM.md §4.2): ĉ = Ĵ(1 + M/|Q|)/(1 + Ĵ), clamped to [0, 1].
+pub fn minhash_containment(query: &[u64], padded: &[u64], query_len: usize, bound: u64) -> f64 {
+    if query.is_empty() || query_len == 0 {
+        return 0.0;
+    }
+    let same = query.iter().zip(padded).filter(|(a, b)| a == b).count();
+    let j = same as f64 / query.len() as f64;
+    (j * (1.0 + bound as f64 / query_len as f64) / (1.0 + j)).clamp(0.0, 1.0)
 }
 
 #[cfg(test)]
@@ -167,6 +446,7 @@ mod tests {
             band_hashes: hashes,
             flat: vec![],
             minhash: vec![],
+            counts: vec![],
         }
     }
 
@@ -176,15 +456,42 @@ mod tests {
         // partition 0; target partition 1 shares nothing.
         let target = sketch(4, vec![1, 2, 3, 4, 50, 60, 70, 80]);
         let source = vec![1, 9, 9, 9, 8, 2, 3, 4];
-        let score = soft_adaptivity(&target, &source, 4);
-        assert!((score.adaptivity - (0.75 + 0.0) / 2.0).abs() < 1e-12);
-        assert!((score.mean_overlap - 4.0 / (2.0 * 2.0 * 4.0)).abs() < 1e-12);
+        let o = band_overlap(&target, &source, 4);
+        assert_eq!(o.best, vec![3, 0]);
+        assert!((o.soft() - 0.375).abs() < 1e-12);
+        assert!((o.mean_overlap - 4.0 / 16.0).abs() < 1e-12);
+        assert_eq!(o.coverage(1), 0.5);
+        assert_eq!(o.coverage(4), 0.0);
     }
 
     #[test]
     fn identical_data_scores_one() {
         let target = sketch(2, vec![1, 2, 3, 4]);
-        assert_eq!(soft_adaptivity(&target, &[3, 4, 1, 2], 2).adaptivity, 1.0);
-        assert_eq!(soft_adaptivity(&target, &[], 2).adaptivity, 0.0);
+        assert_eq!(band_overlap(&target, &[3, 4, 1, 2], 2).soft(), 1.0);
+        assert_eq!(band_overlap(&target, &[], 2).soft(), 0.0);
+    }
+
+    #[test]
+    fn containment_counts_the_query_side() {
+        assert_eq!(containment(&[1, 2, 3, 4], &[2, 4, 9]), 0.5);
+        assert_eq!(containment(&[], &[1]), 0.0);
+    }
+
+    #[test]
+    fn minhash_inversion_recovers_the_worked_example() {
+        // |Q| = 40, M = 200, J̃ = 25/215 inverts to containment 25/40 (ALGORITHM.md §4.2).
+        let n = 215;
+        let query: Vec<u64> = (0..n).collect();
+        let padded: Vec<u64> = (0..n).map(|i| if i < 25 { i } else { u64::MAX }).collect();
+        let c = minhash_containment(&query, &padded, 40, 200);
+        assert!((c - 0.625).abs() < 1e-9, "{c}");
+    }
+
+    #[test]
+    fn score_names_round_trip() {
+        for s in Score::ALL {
+            assert_eq!(s.name().parse::<Score>().unwrap(), s);
+        }
+        assert!("fast".parse::<Score>().is_err());
     }
 }

@@ -147,6 +147,14 @@ fn bit_flips_are_detected_or_harmless() {
         assert!(refused > 0, "{file}: no flip was noticed");
     }
     let segment = "segments/00000001.seg";
-    assert_eq!(check(segment, &|b| b[9] ^= 0x10), Outcome::Refused, "segment version");
-    assert_eq!(check(segment, &|b| b[0] ^= 0x01), Outcome::Refused, "segment magic");
+    assert_eq!(
+        check(segment, &|b| b[9] ^= 0x10),
+        Outcome::Refused,
+        "segment version"
+    );
+    assert_eq!(
+        check(segment, &|b| b[0] ^= 0x01),
+        Outcome::Refused,
+        "segment magic"
+    );
 }

@@ -149,9 +149,10 @@ fn format_md_describes_the_bytes() {
         1u32.to_le_bytes()
     );
     let params = meta.get("params").unwrap().unwrap().value().to_vec();
-    assert_eq!(params.len(), 42);
+    assert_eq!(params.len(), 43);
+    assert_eq!(params[42], 0); // distributions not kept
     let bands = u16::from_le_bytes([params[20], params[21]]) as usize;
-    assert_eq!(bands, 256);
+    assert_eq!(bands, 512);
     assert_eq!(u64_at(&params, 34), Params::default().seed);
     let names: TableDefinition<(&str, &str), u32> = TableDefinition::new("names");
     let id = txn
@@ -199,7 +200,7 @@ fn format_md_describes_the_bytes() {
     // §4.2: the sketch record, by its root at the end and relative pointers.
     let record = &seg[offset..offset + len];
     assert_eq!(xxhash_rust::xxh3::xxh3_64(record), checksum);
-    let root = offset + len - 32;
+    let root = offset + len - 40;
     assert_eq!(u32_at(&seg, root), id);
     assert_eq!(u32_at(&seg, root + 4) as usize, bands);
     assert_eq!(u64_at(&seg, root + 8), rows);

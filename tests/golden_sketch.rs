@@ -32,7 +32,10 @@ fn render(space: &SampleSpace, sketch: &adaptdb::Sketch) -> String {
 
 #[test]
 fn weather_sketch_matches_the_golden_file() {
-    let params = Params::default();
+    let params = Params {
+        bucket_width: 2.0,
+        ..Params::default()
+    };
     let frame = read_all(
         &data("weather_cities/sources/model_Auckland_2016.csv"),
         &InputOptions::default(),
@@ -55,7 +58,10 @@ fn weather_sketch_matches_the_golden_file() {
 
 #[test]
 fn sketching_twice_and_in_parallel_gives_the_same_sketch() {
-    let params = Params::default();
+    let params = Params {
+        bucket_width: 2.0,
+        ..Params::default()
+    };
     let frame = read_all(
         &data("image_digits/sources/S_skew_3.csv.gz"),
         &InputOptions::default(),

@@ -293,7 +293,15 @@ fn inspect_reports_exact_figures() {
     let r = index.inspect().unwrap();
 
     assert_eq!(r.format_version, 1);
-    assert_eq!(r.params, Params::default());
+    // The first registration calibrated the bucket width; everything else is the default.
+    assert!(r.params.bucket_width > 1.0 && r.params.bucket_width < 3.0);
+    assert_eq!(
+        r.params,
+        Params {
+            bucket_width: r.params.bucket_width,
+            ..Params::default()
+        }
+    );
     assert_eq!(r.models, MODELS as u64);
     assert_eq!(r.next_model, MODELS as u32);
     assert_eq!(r.padding, padding_in_meta(dir.path()));
@@ -318,7 +326,7 @@ fn inspect_reports_exact_figures() {
     let projection = r.projection.unwrap();
     assert_eq!((projection.segment, projection.offset), (1, 32));
     // D × K f32 values plus the 16-byte root.
-    assert_eq!(projection.len as usize, space.dim * 1024 * 4 + 16);
+    assert_eq!(projection.len as usize, space.dim * 2048 * 4 + 16);
 
     let b = &r.bands;
     assert_eq!(b.tables, BAND_TABLES);
@@ -377,7 +385,7 @@ fn inspect_model_shows_the_registered_sketch() {
         assert_eq!(by_id.record_model, m.id);
         assert_eq!(by_id.partitions, m.partitions as usize);
         assert_eq!(by_id.rows, m.rows);
-        assert_eq!(by_id.bands, 256);
+        assert_eq!(by_id.bands, 512);
         assert_eq!(by_id.flat_len, m.flat_len as usize);
         assert_eq!(by_id.padding, padding);
         // The quoted values are the sketch's own, recomputed from the data.
@@ -428,7 +436,10 @@ fn cli_verify_exit_status_and_json() {
     assert_eq!(json["records"], MODELS + 1);
     assert_eq!(json["band_entries"], MODELS * BAND_TABLES);
     assert_eq!(json["problems"].as_array().unwrap().len(), 0);
-    assert_eq!(json["notes"].as_array().unwrap().len(), 0);
+    assert_eq!(
+        json["notes"],
+        serde_json::json!(["catalogue page checksums verified"])
+    );
 
     let loc = models[2].location;
     flip_byte(&segment(dir.path()), loc.offset + 40);
@@ -478,7 +489,7 @@ fn cli_inspect_json_and_model_view() {
     assert_eq!(json["padding"], padding_in_meta(dir.path()));
     assert_eq!(json["segments"].as_array().unwrap().len(), 1);
     assert_eq!(json["bands"]["entries"], MODELS * BAND_TABLES);
-    assert_eq!(json["params"]["bands"], 256);
+    assert_eq!(json["params"]["bands"], 512);
 
     let m = &models[6];
     let label = format!("{}@{}", m.name, m.version);
@@ -607,32 +618,57 @@ fn catalogue_damage_is_reported_precisely() {
 
     // One MinHash value changed: the signature no longer matches the flattened set, and the
     // band-table key of its band no longer matches the stored signature.
-    let (_dir, _, report) = damaged(|txn, _| {
+    // Pick a value where the signature, not the padding, is the padded minimum, so that
+    // the band key changes too.
+    let flipped = std::cell::Cell::new(0usize);
+    let (_dir, _, report) = damaged(|txn, models| {
+        let meta: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+        let bound = txn
+            .open_table(meta)
+            .unwrap()
+            .get("padding")
+            .unwrap()
+            .unwrap()
+            .value()
+            .to_vec();
+        let bound = u64::from_le_bytes(bound.try_into().unwrap());
         let mut t = txn.open_table(MINHASH_TABLE).unwrap();
         let mut sig = t.get(8).unwrap().unwrap().value().to_vec();
-        sig[8 * 11] ^= 1;
+        let words: Vec<u64> = sig
+            .chunks(8)
+            .map(|c| u64::from_le_bytes(c.try_into().unwrap()))
+            .collect();
+        let mh = adaptdb::sketch::MinHasher::new(&Params::default());
+        let padded = mh.padded(&words, models[8].flat_len as u64, bound, 8);
+        let i = (0..words.len())
+            .find(|&i| padded[i] == words[i] && words[i] & 1 == 1)
+            .unwrap();
+        flipped.set(i);
+        sig[8 * i] ^= 1;
         t.insert(8, sig.as_slice()).unwrap();
     });
+    let (value, band) = (flipped.get(), flipped.get() / 2);
     let whats: Vec<&str> = report.problems.iter().map(|p| p.what.as_str()).collect();
     assert_eq!(whats.len(), 3, "{whats:?}");
     assert!(
-        whats[0].starts_with(
-            "minhash[8]: 1 of 256 values differ from the signature of the stored flattened \
-             set; first at 11: "
-        ),
+        whats[0].starts_with(&format!(
+            "minhash[8]: 1 of 256 values differ from the signature of the stored \
+                 flattened set; first at {value}: "
+        )),
         "{whats:?}"
     );
-    // Value 11 lies in MinHash band 5 (r_m = 2).
+    // Value i lies in MinHash band i / 2 (r_m = 2).
     assert!(
-        whats[1].starts_with(
-            "bands: 1 entry missing (recomputed from the stored signatures): band 5 key "
-        ),
+        whats[1].starts_with(&format!(
+            "bands: 1 entry missing (recomputed from the stored signatures): band {band} key "
+        )),
         "{whats:?}"
     );
     assert!(whats[1].ends_with(" → model 8"), "{whats:?}");
     assert!(
-        whats[2]
-            .starts_with("bands: 1 entry not recomputed from any stored signature: band 5 key "),
+        whats[2].starts_with(&format!(
+            "bands: 1 entry not recomputed from any stored signature: band {band} key "
+        )),
         "{whats:?}"
     );
 }

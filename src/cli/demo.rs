@@ -21,6 +21,9 @@ pub struct Args {
     /// Print only the summary line, not each ranking.
     #[arg(long)]
     quiet: bool,
+    /// Scoring strategy (see `adaptdb search --help`).
+    #[arg(long, default_value = "soft")]
+    score: adaptdb::search::Score,
     #[command(flatten)]
     params: super::init::ParamArgs,
 }
@@ -57,6 +60,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
     let options = SearchOptions {
         top_k: sources.len(),
+        score: args.score,
         ..SearchOptions::default()
     };
     let mut score = Score::default();

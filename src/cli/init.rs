@@ -28,10 +28,10 @@ pub struct ParamArgs {
     /// JSD-LSH hash functions per band (R) [default: 4].
     #[arg(long)]
     rows_per_band: Option<u16>,
-    /// JSD-LSH bands per partition (L) [default: 256].
+    /// JSD-LSH bands per partition (L) [default: 512].
     #[arg(long)]
     bands: Option<u16>,
-    /// JSD-LSH bucket width (r) [default: 2.09].
+    /// JSD-LSH bucket width (r) [default: calibrated from the first dataset's noise floor].
     #[arg(long)]
     bucket_width: Option<f64>,
     /// MinHash functions (K_m) [default: 256].
@@ -43,6 +43,9 @@ pub struct ParamArgs {
     /// Master seed of every hash family [default: 6839474573349912577].
     #[arg(long)]
     seed: Option<u64>,
+    /// Keep every partition's bin counts, for `search --score exact`.
+    #[arg(long)]
+    keep_distributions: bool,
 }
 
 impl ParamArgs {
@@ -66,6 +69,7 @@ impl ParamArgs {
             bucket_width
         );
         set!(minhash_size, minhash_band_rows, seed);
+        p.keep_distributions |= self.keep_distributions;
         p
     }
 }

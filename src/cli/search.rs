@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use adaptdb::search::Score;
 use adaptdb::{Index, InputOptions, SearchOptions, SearchPath, SearchResults};
 use anyhow::Context;
 
@@ -22,6 +23,14 @@ pub struct Args {
     /// Score every model when the index holds at most this many.
     #[arg(long, default_value_t = SearchOptions::default().exhaustive_limit)]
     exhaustive_limit: usize,
+    /// Scoring strategy: soft (default), exact (needs --keep-distributions at init),
+    /// containment, minhash, or paper.
+    #[arg(long, default_value = "soft")]
+    score: Score,
+    /// Only return models whose coverage (hard adaptivity: share of target partitions
+    /// matched within the calibrated JS threshold) is at least this.
+    #[arg(long)]
+    min_adaptivity: Option<f64>,
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
@@ -34,6 +43,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let options = SearchOptions {
         top_k: args.top_k,
         exhaustive_limit: args.exhaustive_limit,
+        score: args.score,
+        min_adaptivity: args.min_adaptivity,
         ..SearchOptions::default()
     };
     let input = InputOptions {
@@ -63,7 +74,8 @@ pub fn to_json(target: &std::path::Path, r: &SearchResults) -> serde_json::Value
         .map(|(i, m)| {
             serde_json::json!({
                 "rank": i + 1, "name": m.model.name, "version": m.model.version,
-                "adaptivity": m.adaptivity, "id": m.model.id, "uri": m.model.uri,
+                "adaptivity": m.adaptivity,
+                "coverage": m.coverage, "id": m.model.id, "uri": m.model.uri,
                 "rows": m.model.rows, "partitions": m.model.partitions,
             })
         })
@@ -74,18 +86,20 @@ pub fn to_json(target: &std::path::Path, r: &SearchResults) -> serde_json::Value
         "target_partitions": r.target_partitions,
         "models": r.models,
         "path": path,
+        "score": r.score.name(),
         "candidates": candidates,
         "results": results,
     })
 }
 
 fn print_table(r: &SearchResults) {
-    let mut t = super::table(&["rank", "model", "adaptivity", "rows"]);
+    let mut t = super::table(&["rank", "model", "adaptivity", "coverage", "rows"]);
     for (i, m) in r.matches.iter().enumerate() {
         t.add_row(vec![
             (i + 1).to_string(),
             super::label(&m.model),
             format!("{:.4}", m.adaptivity),
+            format!("{:.3}", m.coverage),
             m.model.rows.to_string(),
         ]);
     }

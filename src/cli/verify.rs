@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use adaptdb::store::{Problem, VerifyReport};
-use adaptdb::StoreError;
 use adaptdb::Index;
+use adaptdb::StoreError;
 use anyhow::Context;
 
 /// Exit status when verification found problems.
@@ -33,14 +33,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .verify()
         .with_context(|| format!("verifying index {}", args.index.display()))?;
     match pages {
-        Ok(()) => report.notes.push("catalogue page checksums verified".into()),
+        Ok(()) => report
+            .notes
+            .push("catalogue page checksums verified".into()),
         Err(adaptdb::Error::Store(StoreError::Locked { .. })) => report.notes.push(
             "catalogue page checksums not checked: the catalogue kept changing while it was \
              copied (another process is writing)"
                 .into(),
         ),
         Err(adaptdb::Error::Store(StoreError::Corrupt { path, reason })) => {
-            report.problems.push(Problem { file: path, what: reason });
+            report.problems.push(Problem {
+                file: path,
+                what: reason,
+            });
         }
         Err(e) => return Err(e).context(format!("checking {}", args.index.display())),
     }

@@ -32,13 +32,18 @@ impl JsdLsh {
     /// Builds the family around a projection generated earlier (and stored).
     ///
     /// # Panics
-    /// If `projection` does not hold D × K values.
+    /// If `projection` does not hold D × K values, or the bucket width is still 0
+    /// (uncalibrated).
     pub fn with_projection(params: &Params, space: &SampleSpace, projection: Vec<f32>) -> Self {
         let k = params.hashes();
         assert_eq!(
             projection.len(),
             space.dim() * k,
             "projection must be D × K"
+        );
+        assert!(
+            params.bucket_width > 0.0,
+            "the bucket width must be calibrated before sketching"
         );
         let mut column_sums = vec![0f64; space.columns().len() * k];
         for (c, col) in space.columns().iter().enumerate() {

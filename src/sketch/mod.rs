@@ -81,6 +81,9 @@ pub struct Sketch {
     pub flat: Vec<u64>,
     /// The unpadded MinHash signature of the flattened set.
     pub minhash: Vec<u64>,
+    /// Bin counts of every partition over Ω, partition-major (partitions × D): the
+    /// partitions' distributions, kept for exact scores and the noise floor.
+    pub counts: Vec<u32>,
 }
 
 impl Sketch {
@@ -112,7 +115,6 @@ pub struct Sketcher {
     space: SampleSpace,
     lsh: JsdLsh,
     minhash: MinHasher,
-    shuffle_seed: u64,
 }
 
 impl Sketcher {
@@ -130,13 +132,11 @@ impl Sketcher {
 
     fn assemble(params: Params, space: SampleSpace, lsh: JsdLsh) -> Self {
         let minhash = MinHasher::new(&params);
-        let shuffle_seed = derive_seed(params.seed, "shuffle");
         Self {
             params,
             space,
             lsh,
             minhash,
-            shuffle_seed,
         }
     }
 
@@ -190,25 +190,16 @@ impl Sketcher {
 
     /// Sketches binned rows (`codes` is rows × d, row-major).
     pub fn sketch_codes(&self, codes: &[u8], rows: usize) -> Sketch {
-        let d = self.space.columns().len();
         let l = self.params.bands as usize;
-        let order = partition::shuffle(rows, self.shuffle_seed);
-        let parts = partition::chunks(rows, self.params.partition_rows as usize);
-        let mut band_hashes = vec![0u64; parts.len() * l];
+        let counts = partition_counts(&self.space, &self.params, codes, rows);
+        let dim = self.space.dim();
+        let sizes = partition::sizes(rows, self.params.partition_rows as usize);
+        let mut band_hashes = vec![0u64; sizes.len() * l];
         band_hashes
             .par_chunks_mut(l)
-            .zip(&parts)
-            .for_each(|(out, range)| {
-                let mut counts = vec![0u32; self.space.dim()];
-                for &r in &order[range.clone()] {
-                    let row = &codes[r as usize * d..][..d];
-                    for (c, &bin) in row.iter().enumerate() {
-                        counts[self.space.offset(c) + bin as usize] += 1;
-                    }
-                }
-                self.lsh
-                    .band_hashes(&self.space, &counts, range.len() as u32, out);
-            });
+            .zip(counts.par_chunks(dim.max(1)))
+            .zip(&sizes)
+            .for_each(|((out, bins), &n)| self.lsh.band_hashes(&self.space, bins, n, out));
         let mut flat = band_hashes.clone();
         flat.sort_unstable();
         flat.dedup();
@@ -219,6 +210,7 @@ impl Sketcher {
             band_hashes,
             flat,
             minhash,
+            counts,
         }
     }
 }
@@ -228,6 +220,50 @@ pub fn spec_fingerprint(params: &Params, space: &SampleSpace) -> u64 {
     let mut bytes = params.encode();
     bytes.extend(space.encode());
     xxhash_rust::xxh3::xxh3_64(&bytes)
+}
+
+/// Bin counts of every partition of binned rows (`codes` is rows × d), partition-major.
+pub fn partition_counts(
+    space: &SampleSpace,
+    params: &Params,
+    codes: &[u8],
+    rows: usize,
+) -> Vec<u32> {
+    let d = space.columns().len();
+    let dim = space.dim();
+    let order = partition::shuffle(rows, derive_seed(params.seed, "shuffle"));
+    let parts = partition::chunks(rows, params.partition_rows as usize);
+    let mut counts = vec![0u32; parts.len() * dim];
+    counts
+        .par_chunks_mut(dim.max(1))
+        .zip(&parts)
+        .for_each(|(bins, range)| {
+            for &r in &order[range.clone()] {
+                let row = &codes[r as usize * d..][..d];
+                for (c, &bin) in row.iter().enumerate() {
+                    bins[space.offset(c) + bin as usize] += 1;
+                }
+            }
+        });
+    counts
+}
+
+/// Maps every row of an in-memory dataset to its bins (rows × d, row-major).
+pub fn bin_frame(space: &SampleSpace, frame: &Frame) -> Result<Vec<u8>, SketchError> {
+    let map = space.column_map(&frame.columns, &frame.path)?;
+    let d = frame.columns.len();
+    let mut codes = Vec::with_capacity(frame.rows * map.len());
+    for r in 0..frame.rows {
+        let row = &frame.values[r * d..][..d];
+        codes.extend(
+            space
+                .columns()
+                .iter()
+                .zip(&map)
+                .map(|(col, &i)| col.bin(row[i])),
+        );
+    }
+    Ok(codes)
 }
 
 /// Reads every row of `source` into memory.

@@ -37,6 +37,11 @@ pub fn chunks(rows: usize, s: usize) -> Vec<Range<usize>> {
         .collect()
 }
 
+/// Rows of each partition of a dataset of `rows` rows.
+pub fn sizes(rows: usize, s: usize) -> Vec<u32> {
+    chunks(rows, s).iter().map(|r| r.len() as u32).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -29,6 +29,8 @@ pub const KEY_PARAMS: &str = "params";
 pub const KEY_SPACE: &str = "space";
 /// `meta` key of the location of the projection record (absent until the space is fixed).
 pub const KEY_PROJECTION: &str = "projection";
+/// `meta` key of the noise floor measured on the reference dataset (f64 bits, nats).
+pub const KEY_NOISE_FLOOR: &str = "noise_floor";
 /// `meta` key of the padding bound M (u64).
 pub const KEY_PADDING: &str = "padding";
 /// `meta` key of the next model id (u32).

@@ -220,7 +220,7 @@ impl Index {
         Ok(InspectReport {
             dir: self.dir.clone(),
             format_version,
-            params: self.params.clone(),
+            params: self.params(),
             space,
             padding,
             models,
@@ -415,7 +415,7 @@ impl Index {
                 .then((a.band, a.key).cmp(&(b.band, b.key)))
         });
         Ok(BandOccupancy {
-            tables: self.params.minhash_bands(),
+            tables: self.params().minhash_bands(),
             buckets,
             entries,
             histogram,

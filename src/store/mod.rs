@@ -3,9 +3,9 @@
 //! entry point: create or open an index, register datasets, search with a target.
 
 pub mod catalog;
+mod guard;
 mod inspect;
 pub mod segment;
-mod guard;
 mod verify;
 
 use std::path::{Path, PathBuf};
@@ -18,23 +18,24 @@ use redb::{
 };
 
 use crate::codec::DecodeError;
+use crate::divergence;
 use crate::error::{Error, Result};
-use crate::input::{self, InputOptions, RowSource};
+use crate::input::{self, Frame, InputOptions, RowSource};
 use crate::params::Params;
-use crate::search::{self, SearchOptions, SearchPath, SearchResults};
-use crate::sketch::{collect_frame, FrameRows, MinHasher, Sketch, Sketcher};
+use crate::search::{self, Score, SearchOptions, SearchPath, SearchResults};
+use crate::sketch::{collect_frame, MinHasher, Sketch, Sketcher};
 use crate::space::SampleSpace;
 use catalog::*;
+pub use guard::is_containing_panic;
 pub use inspect::{
     BandBucket, BandOccupancy, BucketClass, InspectReport, ModelRef, ModelSketch, SegmentInfo,
     SpaceSummary, BUCKET_SIZE_CLASSES, LARGEST_BUCKETS, QUOTED_VALUES,
 };
-pub use guard::is_containing_panic;
-pub use verify::{Problem, VerifyReport};
 use segment::{
     ArchivedProjectionRecord, ProjectionRecord, RecordLocation, SegmentReader, SegmentWriter,
     SketchRecord,
 };
+pub use verify::{Problem, VerifyReport};
 
 /// Version of the on-disk format written by this build (FORMAT.md §2).
 pub const FORMAT_VERSION: u32 = 1;
@@ -133,6 +134,12 @@ pub enum StoreError {
         /// Its size.
         bytes: u64,
     },
+    /// The operation needs something this index was not created with.
+    #[error("{what}")]
+    Unsupported {
+        /// What is missing.
+        what: String,
+    },
     /// A write was attempted through a read-only handle.
     #[error("{}: the index was opened read-only", path.display())]
     ReadOnly {
@@ -186,12 +193,20 @@ pub struct Index {
     dir: PathBuf,
     catalog_path: PathBuf,
     db: Catalog,
-    params: Params,
+    params: RwLock<Params>,
     sketcher: RwLock<Option<Arc<Sketcher>>>,
     minhasher: MinHasher,
     segments: SegmentReader,
     writer: Mutex<Option<SegmentWriter>>,
     space_lock: Mutex<()>,
+}
+
+/// What the registration that fixes the sample space also stores.
+struct FirstRegistration {
+    /// The sketcher of the new space, with the calibrated parameters.
+    sketcher: Arc<Sketcher>,
+    /// Mean JS between the reference dataset's partitions (nats).
+    noise_floor: f64,
 }
 
 /// What a registration stored.
@@ -265,7 +280,9 @@ impl Index {
     /// last committed one.
     fn recover_segments(&self) -> Result<()> {
         let txn = self.begin_read()?;
-        let table = txn.open_table(SEGMENTS).map_err(|e| self.db_err(e.into()))?;
+        let table = txn
+            .open_table(SEGMENTS)
+            .map_err(|e| self.db_err(e.into()))?;
         let mut committed = Vec::new();
         for entry in table.iter().map_err(|e| self.db_err(e.into()))? {
             let (k, v) = entry.map_err(|e| self.db_err(e.into()))?;
@@ -285,7 +302,10 @@ impl Index {
     /// [`StoreError::Corrupt`] naming the catalogue file.
     pub fn check_catalog(dir: impl AsRef<Path>) -> Result<()> {
         let (_, catalog_path) = Self::locate(dir.as_ref())?;
-        let io = |source| StoreError::Io { path: catalog_path.clone(), source };
+        let io = |source| StoreError::Io {
+            path: catalog_path.clone(),
+            source,
+        };
         let stamp = |p: &Path| std::fs::metadata(p).map(|m| (m.len(), m.modified().ok()));
         let tmp = tempfile::tempdir().map_err(io)?;
         let copy = tmp.path().join(CATALOG_FILE);
@@ -311,7 +331,10 @@ impl Index {
                 }
             });
         }
-        Err(StoreError::Locked { path: catalog_path.clone() }.into())
+        Err(StoreError::Locked {
+            path: catalog_path.clone(),
+        }
+        .into())
     }
 
     /// Opens an existing index read-only; it may be open for writing in another process.
@@ -321,7 +344,9 @@ impl Index {
             .open_read_only(&catalog_path)
             .map_err(|e| db_error(&catalog_path, e.into()))?;
         let guard_path = catalog_path.clone();
-        guard::contain(&guard_path, || Self::load(dir, catalog_path, Catalog::ReadOnly(db)))
+        guard::contain(&guard_path, || {
+            Self::load(dir, catalog_path, Catalog::ReadOnly(db))
+        })
     }
 
     /// Opens the index in `dir` for writing, creating it with `params` if there is none.
@@ -358,7 +383,7 @@ impl Index {
             catalog_path,
             db,
             minhasher: MinHasher::new(&params),
-            params,
+            params: RwLock::new(params),
             sketcher: RwLock::new(None),
             segments,
             writer: Mutex::new(None),
@@ -386,8 +411,9 @@ impl Index {
             .into());
         }
         let params = index.read_meta(&txn, KEY_PARAMS)?.unwrap_or_default();
-        index.params = Params::decode(&params).map_err(|e| index.corrupt(e))?;
-        index.minhasher = MinHasher::new(&index.params);
+        let params = Params::decode(&params).map_err(|e| index.corrupt(e))?;
+        index.minhasher = MinHasher::new(&params);
+        index.params = RwLock::new(params);
         drop(txn);
         tracing::debug!(dir = %index.dir.display(), "opened index");
         Ok(index)
@@ -399,8 +425,11 @@ impl Index {
     }
 
     /// The parameters fixed at creation.
-    pub fn params(&self) -> &Params {
-        &self.params
+    pub fn params(&self) -> Params {
+        self.params
+            .read()
+            .map(|p| p.clone())
+            .unwrap_or_else(|p| p.into_inner().clone())
     }
 
     /// The sample space, once the first registration has fixed it.
@@ -424,17 +453,25 @@ impl Index {
         let space = SampleSpace::decode(&bytes).map_err(|e| self.corrupt(e))?;
         let loc = self.read_meta(&txn, KEY_PROJECTION)?.unwrap_or_default();
         let loc = decode_location(&loc).map_err(|e| self.corrupt(e))?;
+        // The registration that fixed the space also calibrated the bucket width: take the
+        // parameters from the same snapshot.
+        let params = self.read_meta(&txn, KEY_PARAMS)?.unwrap_or_default();
+        let params = Params::decode(&params).map_err(|e| self.corrupt(e))?;
         drop(txn);
         let projection = self.load_projection(&space, &loc)?;
-        let sketcher = Arc::new(Sketcher::with_projection(
-            self.params.clone(),
-            space,
-            projection,
-        ));
+        self.set_params(params.clone());
+        let sketcher = Arc::new(Sketcher::with_projection(params, space, projection));
         if let Ok(mut slot) = self.sketcher.write() {
             *slot = Some(sketcher.clone());
         }
         Ok(Some(sketcher))
+    }
+
+    fn set_params(&self, params: Params) {
+        match self.params.write() {
+            Ok(mut slot) => *slot = params,
+            Err(poisoned) => *poisoned.into_inner() = params,
+        }
     }
 
     fn require_sketcher(&self) -> Result<Arc<Sketcher>> {
@@ -447,7 +484,7 @@ impl Index {
     fn load_projection(&self, space: &SampleSpace, loc: &RecordLocation) -> Result<Vec<f32>> {
         let bytes = self.segments.read(loc)?;
         let record: &ArchivedProjectionRecord = bytes.archived()?;
-        let (dim, hashes) = (space.dim(), self.params.hashes());
+        let (dim, hashes) = (space.dim(), self.params().hashes());
         if record.dim.to_native() as usize != dim
             || record.hashes.to_native() as usize != hashes
             || record.values.len() != dim * hashes
@@ -494,7 +531,9 @@ impl Index {
         registration: &Registration,
         source: &mut dyn RowSource,
     ) -> Result<Registered> {
-        guard::contain(&self.catalog_path, || self.register_unguarded(registration, source))
+        guard::contain(&self.catalog_path, || {
+            self.register_unguarded(registration, source)
+        })
     }
 
     fn register_unguarded(
@@ -527,18 +566,37 @@ impl Index {
             return self.commit_registration(registration, sketch, None, started);
         }
         let frame = collect_frame(source)?;
-        let p = &self.params;
-        let space = SampleSpace::from_reference(&frame, p.bins, p.reference_rows as usize, p.seed);
-        let sketcher = Arc::new(Sketcher::new(p.clone(), space));
-        let sketch = sketcher.sketch(&mut FrameRows::new(&frame))?;
-        self.commit_registration(registration, sketch, Some(sketcher), started)
+        let (sketcher, noise_floor) = self.calibrate(&frame)?;
+        let codes = crate::sketch::bin_frame(sketcher.space(), &frame)?;
+        let sketch = sketcher.sketch_codes(&codes, frame.rows);
+        let first = FirstRegistration {
+            sketcher,
+            noise_floor,
+        };
+        self.commit_registration(registration, sketch, Some(first), started)
+    }
+
+    /// Fixes the sample space from a reference dataset, measures its noise floor and, when
+    /// the bucket width is 0, derives it from the floor (ALGORITHM.md §2.5, §9).
+    fn calibrate(&self, frame: &Frame) -> Result<(Arc<Sketcher>, f64)> {
+        let mut p = self.params();
+        let space = SampleSpace::from_reference(frame, p.bins, p.reference_rows as usize, p.seed);
+        let codes = crate::sketch::bin_frame(&space, frame)?;
+        let counts = crate::sketch::partition_counts(&space, &p, &codes, frame.rows);
+        let sizes = crate::sketch::partition::sizes(frame.rows, p.partition_rows as usize);
+        let noise_floor = divergence::noise_floor(&space, &p, &counts, &sizes);
+        if p.bucket_width == 0.0 {
+            p.bucket_width = divergence::bucket_width_for(2.0 * noise_floor, p.rows_per_band);
+        }
+        tracing::debug!(noise_floor, bucket_width = p.bucket_width, "calibrated");
+        Ok((Arc::new(Sketcher::new(p, space)), noise_floor))
     }
 
     fn commit_registration(
         &self,
         registration: &Registration,
         sketch: Sketch,
-        first: Option<Arc<Sketcher>>,
+        first: Option<FirstRegistration>,
         started: std::time::Instant,
     ) -> Result<Registered> {
         let sketched = started.elapsed();
@@ -581,7 +639,7 @@ impl Index {
         // IMPORTANT: segment bytes are appended and fsynced first; the catalogue commit that
         // points at them is what makes the registration visible (FORMAT.md §5).
         let staged = self
-            .stage(&txn, seg, model, &sketch, first.as_deref())
+            .stage(&txn, seg, model, &sketch, first.as_ref())
             .and_then(|model| self.commit(txn).map(|()| model));
         let model = match staged {
             Ok(model) => model,
@@ -594,9 +652,10 @@ impl Index {
         drop(writer);
 
         let created_space = first.is_some();
-        if let Some(sketcher) = first {
+        if let Some(first) = first {
+            self.set_params(first.sketcher.params().clone());
             if let Ok(mut slot) = self.sketcher.write() {
-                *slot = Some(sketcher);
+                *slot = Some(first.sketcher);
             }
         }
         tracing::debug!(
@@ -622,14 +681,20 @@ impl Index {
         seg: &mut SegmentWriter,
         mut model: ModelVersion,
         sketch: &Sketch,
-        first: Option<&Sketcher>,
+        first: Option<&FirstRegistration>,
     ) -> Result<ModelVersion> {
         let mut segment_ends = Vec::new();
-        if let Some(sketcher) = first {
+        if let Some(FirstRegistration {
+            sketcher,
+            noise_floor,
+        }) = first
+        {
+            self.write_meta(txn, KEY_PARAMS, &sketcher.params().encode())?;
+            self.write_meta(txn, KEY_NOISE_FLOOR, &noise_floor.to_bits().to_le_bytes())?;
             self.write_meta(txn, KEY_SPACE, &sketcher.space().encode())?;
             let projection = ProjectionRecord {
                 dim: sketcher.space().dim() as u32,
-                hashes: self.params.hashes() as u32,
+                hashes: self.params().hashes() as u32,
                 values: sketcher.projection().to_vec(),
             };
             let (loc, end) = seg.append(&segment::encode_record(&projection))?;
@@ -642,6 +707,11 @@ impl Index {
             rows: sketch.rows,
             band_hashes: sketch.band_hashes.clone(),
             flat: sketch.flat.clone(),
+            counts: if self.params().keep_distributions {
+                sketch.counts.clone()
+            } else {
+                Vec::new()
+            },
         };
         let (location, end) = seg.append(&segment::encode_record(&record))?;
         segment_ends.push((location.segment, end));
@@ -835,17 +905,24 @@ impl Index {
 
     /// Ranks the registered model versions by their adaptivity to an already sketched target.
     pub fn search_sketch(&self, target: &Sketch, options: &SearchOptions) -> Result<SearchResults> {
-        guard::contain(&self.catalog_path, || self.search_sketch_unguarded(target, options))
+        guard::contain(&self.catalog_path, || {
+            self.search_sketch_unguarded(target, options)
+        })
     }
 
-    fn search_sketch_unguarded(&self, target: &Sketch, options: &SearchOptions) -> Result<SearchResults> {
+    fn search_sketch_unguarded(
+        &self,
+        target: &Sketch,
+        options: &SearchOptions,
+    ) -> Result<SearchResults> {
         let span = tracing::debug_span!("search", partitions = target.partitions());
         let _enter = span.enter();
         let started = std::time::Instant::now();
-        if target.bands != self.params.bands {
+        if target.bands != self.params().bands {
             let reason = format!(
                 "target sketch has {} bands, the index {}",
-                target.bands, self.params.bands
+                target.bands,
+                self.params().bands
             );
             return Err(self.corrupt_msg(reason));
         }
@@ -863,16 +940,44 @@ impl Index {
             self.band_candidates(&txn, target, options)?
         };
 
+        let signatures = match options.score {
+            Score::MinHash => Some(txn.open_table(MINHASH).map_err(|e| self.db_err(e.into()))?),
+            _ => None,
+        };
         let mut candidates = Vec::with_capacity(ids.len());
         for id in &ids {
             let guard = models.get(id).map_err(|e| self.db_err(e.into()))?;
             let bytes = guard
                 .ok_or_else(|| self.corrupt_msg(format!("band table names unknown model {id}")))?;
-            candidates.push(ModelVersion::decode(bytes.value()).map_err(|e| self.corrupt(e))?);
+            let model = ModelVersion::decode(bytes.value()).map_err(|e| self.corrupt(e))?;
+            let signature = match &signatures {
+                Some(table) => {
+                    let guard = table.get(id).map_err(|e| self.db_err(e.into()))?;
+                    let bytes = guard
+                        .ok_or_else(|| self.corrupt_msg(format!("no signature for model {id}")))?;
+                    Some(decode_words(bytes.value()).map_err(|e| self.corrupt(e))?)
+                }
+                None => None,
+            };
+            candidates.push(search::Candidate { model, signature });
         }
+        drop(signatures);
         drop(models);
+        let padding = self.read_meta(&txn, KEY_PADDING)?.unwrap_or_default();
+        let padding = u64::from_le_bytes(padding.as_slice().try_into().unwrap_or_default());
+        let noise_floor = self.noise_floor(&txn)?;
         drop(txn);
-        let results = search::rank(&self.segments, target, candidates, options.top_k)?;
+        let sketcher = self.require_sketcher()?;
+        let params = sketcher.params();
+        let scorer = search::Scorer {
+            params,
+            space: sketcher.space(),
+            minhasher: &self.minhasher,
+            padding,
+            js_threshold: 2.0 * noise_floor,
+            segments: &self.segments,
+        };
+        let results = scorer.rank(target, candidates, options)?;
         tracing::debug!(
             models = total,
             scored = ids.len(),
@@ -882,11 +987,29 @@ impl Index {
         );
         Ok(SearchResults {
             path,
+            score: options.score,
             models: total,
             target_rows: target.rows,
             target_partitions: target.partitions(),
             matches: results,
         })
+    }
+
+    /// The noise floor measured when the space was fixed; the formula's value scaled by the
+    /// measured ratio when the index has none yet.
+    fn noise_floor(&self, txn: &ReadTransaction) -> Result<f64> {
+        match self.read_meta(txn, KEY_NOISE_FLOOR)? {
+            Some(bytes) => {
+                let array: [u8; 8] = bytes.as_slice().try_into().map_err(|_| {
+                    self.corrupt_msg(format!("meta value noise_floor has {} bytes", bytes.len()))
+                })?;
+                Ok(f64::from_bits(u64::from_le_bytes(array)))
+            }
+            None => {
+                let p = self.params();
+                Ok(0.6 * (p.bins as f64 - 1.0) / (4.0 * p.partition_rows as f64))
+            }
+        }
     }
 
     fn band_candidates(

@@ -41,6 +41,9 @@ pub struct SketchRecord {
     pub band_hashes: Vec<u64>,
     /// The flattened set, ascending.
     pub flat: Vec<u64>,
+    /// Bin counts of every partition (partitions × D), when the index keeps distributions;
+    /// empty otherwise.
+    pub counts: Vec<u32>,
 }
 
 /// The JSD-LSH projection of an index, archived once when the sample space is fixed
@@ -258,7 +261,10 @@ impl SegmentWriter {
 pub fn recover(dir: &Path, committed: &[(u32, u64)]) -> Result<(), StoreError> {
     for &(id, len) in committed {
         let path = segment_path(dir, id);
-        let file = OpenOptions::new().write(true).open(&path).map_err(io_err(&path))?;
+        let file = OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .map_err(io_err(&path))?;
         let found = file.metadata().map_err(io_err(&path))?.len();
         if found < len {
             return Err(StoreError::Corrupt {
@@ -275,7 +281,9 @@ pub fn recover(dir: &Path, committed: &[(u32, u64)]) -> Result<(), StoreError> {
     }
     let last = committed.iter().map(|&(id, _)| id).max().unwrap_or(0);
     let seg_dir = dir.join("segments");
-    let Ok(entries) = std::fs::read_dir(&seg_dir) else { return Ok(()) };
+    let Ok(entries) = std::fs::read_dir(&seg_dir) else {
+        return Ok(());
+    };
     let mut removed = false;
     for entry in entries {
         let path = entry.map_err(io_err(&seg_dir))?.path();
@@ -377,11 +385,17 @@ impl SegmentReader {
     /// Maps (or reuses a map of) the segment holding `loc` and returns the record's bytes.
     pub fn read(&self, loc: &RecordLocation) -> Result<RecordBytes, StoreError> {
         let path = segment_path(&self.dir, loc.segment);
-        let end = loc.offset.checked_add(loc.len as u64).filter(|_| loc.offset >= SEGMENT_HEADER_LEN);
+        let end = loc
+            .offset
+            .checked_add(loc.len as u64)
+            .filter(|_| loc.offset >= SEGMENT_HEADER_LEN);
         let Some(end) = end.filter(|e| usize::try_from(*e).is_ok()) else {
             return Err(StoreError::Corrupt {
                 path,
-                reason: format!("impossible record location: offset {} length {}", loc.offset, loc.len),
+                reason: format!(
+                    "impossible record location: offset {} length {}",
+                    loc.offset, loc.len
+                ),
             });
         };
         let cached = self

@@ -236,10 +236,29 @@ impl Checker<'_> {
                 Some(Err(e)) => self.catalog(format!("meta {KEY_PROJECTION}: {e}")),
                 Some(Ok(loc)) => out.projection = Some(loc),
             }
+            match meta
+                .get(KEY_NOISE_FLOOR)
+                .map(|b| <[u8; 8]>::try_from(b.as_slice()))
+            {
+                None => self.catalog(format!("meta has {KEY_SPACE} but no {KEY_NOISE_FLOOR}")),
+                Some(Err(_)) => self.catalog(format!("meta {KEY_NOISE_FLOOR} is not 8 bytes")),
+                Some(Ok(b)) => {
+                    let floor = f64::from_le_bytes(b);
+                    if !(floor.is_finite() && floor >= 0.0) {
+                        self.catalog(format!("meta {KEY_NOISE_FLOOR} is {floor}"));
+                    }
+                }
+            }
+            if self.params.bucket_width == 0.0 {
+                self.catalog(format!(
+                    "meta has {KEY_SPACE} but the bucket width is uncalibrated"
+                ));
+            }
         } else if meta.contains_key(KEY_PROJECTION) {
             self.catalog(format!("meta has {KEY_PROJECTION} but no {KEY_SPACE}"));
         }
         let known = [
+            KEY_NOISE_FLOOR,
             KEY_FORMAT,
             KEY_PARAMS,
             KEY_SPACE,
@@ -608,15 +627,7 @@ fn store_error_parts(e: &StoreError, fallback: &Path) -> (PathBuf, String) {
 
 /// Partitions of a dataset of `rows` rows at `s` rows per partition (ALGORITHM.md §1.1).
 fn partitions_of(rows: u64, s: u64) -> u64 {
-    if s == 0 {
-        return 0;
-    }
-    let (full, residue) = (rows / s, rows % s);
-    match full {
-        0 => u64::from(rows > 0),
-        _ if residue * 2 >= s => full + 1,
-        _ => full,
-    }
+    crate::sketch::partition::chunks(rows as usize, s.max(1) as usize).len() as u64
 }
 
 /// Checks one model's sketch record against its catalogue entry (FORMAT.md §4.2).
@@ -624,6 +635,7 @@ fn check_sketch(
     index: &Index,
     reader: &SegmentReader,
     params: &Params,
+    dim: usize,
     key: u32,
     m: &ModelVersion,
 ) -> SketchCheck {
@@ -691,6 +703,36 @@ fn check_sketch(
             m.partitions,
             params.bands
         ));
+    }
+    let want_counts = if params.keep_distributions {
+        m.partitions as u64 * dim as u64
+    } else {
+        0
+    };
+    if record.counts.len() as u64 != want_counts {
+        fail(format!(
+            "has {} bin counts, expected {want_counts} (distributions kept: {})",
+            record.counts.len(),
+            params.keep_distributions
+        ));
+    } else if params.keep_distributions && dim > 0 {
+        let sizes =
+            crate::sketch::partition::sizes(m.rows as usize, params.partition_rows as usize);
+        let d = index
+            .space()
+            .ok()
+            .flatten()
+            .map_or(0, |s| s.columns().len()) as u64;
+        for (p, chunk) in record.counts.chunks(dim).enumerate() {
+            let total: u64 = chunk.iter().map(|c| c.to_native() as u64).sum();
+            let want = sizes.get(p).map_or(0, |&n| n as u64) * d;
+            if total != want {
+                fail(format!(
+                    "partition {p}'s bin counts sum to {total}, expected {want}"
+                ));
+                break;
+            }
+        }
     }
     let flat: Vec<u64> = record.flat.iter().map(|h| h.to_native()).collect();
     if let Some(i) = flat.windows(2).position(|w| w[0] >= w[1]) {
@@ -781,9 +823,10 @@ impl Index {
     fn verify_unguarded(&self) -> Result<VerifyReport> {
         let started = std::time::Instant::now();
         let txn = self.begin_read()?;
+        let params = self.params();
         let mut c = Checker {
             index: self,
-            params: &self.params,
+            params: &params,
             // A reader of its own: maps made now, against the files as they are now.
             reader: SegmentReader::new(&self.dir),
             report: VerifyReport::default(),
@@ -794,7 +837,8 @@ impl Index {
         let readable = c.check_segments(&segs);
         let models = c.check_models(&txn, &meta);
         let to_read = c.check_locations(&meta, &models, &segs, &readable);
-        let recomputed = c.check_sketches(&models, &to_read);
+        let dim = meta.space.as_ref().map_or(0, SampleSpace::dim);
+        let recomputed = c.check_sketches(&models, &to_read, dim);
         c.check_names(&txn, &models);
         let stored = c.check_minhash(&txn, &models, &recomputed);
         c.check_bands(&txn, &meta, &models, &stored);
@@ -923,13 +967,14 @@ impl Checker<'_> {
         &mut self,
         models: &BTreeMap<u32, ModelVersion>,
         keys: &[u32],
+        dim: usize,
     ) -> HashMap<u32, Vec<u64>> {
         let this = &*self;
         let checks: Vec<(u32, SketchCheck)> = keys
             .par_iter()
             .filter_map(|key| {
                 let m = models.get(key)?;
-                let check = check_sketch(this.index, &this.reader, this.params, *key, m);
+                let check = check_sketch(this.index, &this.reader, this.params, dim, *key, m);
                 Some((*key, check))
             })
             .collect();
