@@ -1,0 +1,2 @@
+//! Evaluation harness (being written).
+fn main() {}
