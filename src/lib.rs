@@ -25,6 +25,7 @@
 pub mod codec;
 pub mod divergence;
 pub mod error;
+pub mod eval;
 pub mod hash;
 pub mod input;
 pub mod params;

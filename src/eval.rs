@@ -1,0 +1,1 @@
+//! Evaluation-mode baselines computed from raw datasets (being written).
