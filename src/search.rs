@@ -23,7 +23,7 @@ use rayon::prelude::*;
 use crate::divergence::{self, Counts};
 use crate::error::Result;
 use crate::params::Params;
-use crate::sketch::{partition, MinHasher, Sketch};
+use crate::sketch::{MinHasher, Sketch};
 use crate::space::SampleSpace;
 use crate::store::catalog::ModelVersion;
 use crate::store::segment::{ArchivedSketchRecord, SegmentReader};
@@ -86,6 +86,44 @@ impl FromStr for Score {
     }
 }
 
+/// Which model versions a search may return, applied to the candidates before they are
+/// scored, so that the top k are the best of the admitted versions.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Filter {
+    /// Only the most recently registered version of each name.
+    pub latest_only: bool,
+    /// Only names starting with this.
+    pub name_prefix: Option<String>,
+    /// Only versions whose metadata holds every one of these key/value pairs.
+    pub metadata: Vec<(String, String)>,
+    /// Never these: a name with a version, or a name alone for all of its versions.
+    pub exclude: Vec<(String, Option<String>)>,
+}
+
+impl Filter {
+    /// Whether the filter admits every version.
+    pub fn is_empty(&self) -> bool {
+        self == &Filter::default()
+    }
+
+    /// Whether `model` passes every condition except `latest_only`, which depends on the
+    /// other versions of its name.
+    pub fn admits(&self, model: &ModelVersion) -> bool {
+        let prefix = self
+            .name_prefix
+            .as_ref()
+            .is_none_or(|p| model.name.starts_with(p.as_str()));
+        let metadata = self
+            .metadata
+            .iter()
+            .all(|(k, v)| model.metadata.iter().any(|(mk, mv)| mk == k && mv == v));
+        let excluded = self.exclude.iter().any(|(name, version)| {
+            name == &model.name && version.as_ref().is_none_or(|v| v == &model.version)
+        });
+        prefix && metadata && !excluded
+    }
+}
+
 /// How a search runs.
 #[derive(Debug, Clone)]
 pub struct SearchOptions {
@@ -100,6 +138,8 @@ pub struct SearchOptions {
     pub score: Score,
     /// Drop matches whose coverage (hard adaptivity) is below this.
     pub min_adaptivity: Option<f64>,
+    /// Which versions may be returned.
+    pub filter: Filter,
 }
 
 impl Default for SearchOptions {
@@ -110,6 +150,7 @@ impl Default for SearchOptions {
             rescore: 200,
             score: Score::Soft,
             min_adaptivity: None,
+            filter: Filter::default(),
         }
     }
 }
@@ -274,13 +315,12 @@ impl Scorer<'_> {
             .into());
         }
         let source: Vec<u32> = record.counts.iter().map(|c| c.to_native()).collect();
-        let s = self.params.partition_rows as usize;
-        let source_sizes = partition::sizes(model.rows as usize, s);
-        let target_sizes = partition::sizes(target.rows as usize, s);
+        let source_sizes: Vec<u32> = record.sizes.iter().map(|c| c.to_native()).collect();
+        let _ = model;
         Ok(exact_score(
             self.space,
             self.params.alpha,
-            (&target.counts, &target_sizes),
+            (&target.counts, &target.sizes),
             (&source, &source_sizes),
             dim,
             self.js_threshold,
@@ -447,6 +487,7 @@ mod tests {
             flat: vec![],
             minhash: vec![],
             counts: vec![],
+            sizes: vec![],
         }
     }
 

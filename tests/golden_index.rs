@@ -105,6 +105,10 @@ fn u32_at(b: &[u8], at: usize) -> u32 {
     u32::from_le_bytes(b[at..at + 4].try_into().unwrap())
 }
 
+fn i32_at(b: &[u8], at: usize) -> i32 {
+    i32::from_le_bytes(b[at..at + 4].try_into().unwrap())
+}
+
 fn u64_at(b: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(b[at..at + 8].try_into().unwrap())
 }
@@ -200,7 +204,7 @@ fn format_md_describes_the_bytes() {
     // §4.2: the sketch record, by its root at the end and relative pointers.
     let record = &seg[offset..offset + len];
     assert_eq!(xxhash_rust::xxh3::xxh3_64(record), checksum);
-    let root = offset + len - 40;
+    let root = offset + len - 48;
     assert_eq!(u32_at(&seg, root), id);
     assert_eq!(u32_at(&seg, root + 4) as usize, bands);
     assert_eq!(u64_at(&seg, root + 8), rows);
@@ -214,6 +218,13 @@ fn format_md_describes_the_bytes() {
         + i32::from_le_bytes(seg[root + 24..root + 28].try_into().unwrap()) as i64)
         as usize;
     assert_eq!(u32_at(&seg, root + 28) as usize, flat_len);
+    assert_eq!(u32_at(&seg, root + 36), 0); // no bin counts kept
+    let sizes_at = (root as i64 + 40 + i32_at(&seg, root + 40) as i64) as usize;
+    assert_eq!(u32_at(&seg, root + 44) as usize, partitions);
+    let sized: u64 = (0..partitions)
+        .map(|i| u32_at(&seg, sizes_at + 4 * i) as u64)
+        .sum();
+    assert_eq!(sized, rows);
     assert_eq!(hashes_len, partitions * bands);
     let hashes: Vec<u64> = (0..hashes_len)
         .map(|i| u64_at(&seg, hashes_at + 8 * i))

@@ -33,6 +33,9 @@ pub struct Args {
     /// The model's accuracy on its own holdout data.
     #[arg(long)]
     source_accuracy: Option<f64>,
+    /// Replace the version if this name and version are registered already.
+    #[arg(long)]
+    replace: bool,
     /// Print the result as JSON.
     #[arg(long)]
     json: bool,
@@ -55,6 +58,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         uri: args.uri.clone(),
         metadata,
         source_accuracy: args.source_accuracy,
+        replace: args.replace,
     };
     let index = Index::open_or_create(&args.index, args.params.params())
         .with_context(|| format!("opening index {}", args.index.display()))?;

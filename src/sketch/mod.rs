@@ -84,6 +84,8 @@ pub struct Sketch {
     /// Bin counts of every partition over Ω, partition-major (partitions × D): the
     /// partitions' distributions, kept for exact scores and the noise floor.
     pub counts: Vec<u32>,
+    /// Rows of each partition.
+    pub sizes: Vec<u32>,
 }
 
 impl Sketch {
@@ -211,6 +213,7 @@ impl Sketcher {
             flat,
             minhash,
             counts,
+            sizes,
         }
     }
 }

@@ -161,6 +161,9 @@ pub struct Registration {
     pub metadata: Vec<(String, String)>,
     /// The model's accuracy on its own holdout, when known.
     pub source_accuracy: Option<f64>,
+    /// Replace the version if this name and version are registered already (in the same
+    /// transaction); without it, registering them again is an error.
+    pub replace: bool,
 }
 
 impl Registration {
@@ -218,6 +221,8 @@ pub struct Registered {
     pub created_space: bool,
     /// Ids of model versions whose training data sketched identically.
     pub duplicates: Vec<u32>,
+    /// The id of the version this registration replaced, with [`Registration::replace`].
+    pub replaced: Option<u32>,
 }
 
 fn now_ms() -> u64 {
@@ -510,6 +515,38 @@ impl Index {
         Ok(sketcher.sketch(source.as_mut())?)
     }
 
+    /// Registers a sketch computed earlier under this index's parameters and sample space
+    /// (a sketch file), without the data. The index must have a sample space already.
+    pub fn register_sketch(
+        &self,
+        registration: &Registration,
+        sketch: Sketch,
+    ) -> Result<Registered> {
+        guard::contain(&self.catalog_path, || {
+            validate_label("name", &registration.name)?;
+            if let Some(v) = &registration.version {
+                validate_label("version", v)?;
+            }
+            let sketcher = self.require_sketcher()?;
+            let p = sketcher.params();
+            let parts = sketch.partitions();
+            let dim = sketcher.space().dim();
+            let counts_ok = sketch.counts.is_empty() || sketch.counts.len() == parts * dim;
+            let sizes_ok = sketch.sizes.len() == parts
+                && sketch.sizes.iter().map(|&n| n as u64).sum::<u64>() == sketch.rows;
+            let shape_ok = sketch.bands == p.bands
+                && sketch.minhash.len() == p.minhash_size as usize
+                && sketch.band_hashes.len() == parts * p.bands as usize;
+            if !(counts_ok && sizes_ok && shape_ok && parts > 0) {
+                return Err(StoreError::Unsupported {
+                    what: "the sketch was not computed with this index's parameters".into(),
+                }
+                .into());
+            }
+            self.commit_registration(registration, sketch, None, std::time::Instant::now())
+        })
+    }
+
     /// Registers the dataset at `path` as the training data of `registration`.
     pub fn register_file(
         &self,
@@ -606,12 +643,14 @@ impl Index {
             Some(v) => v.clone(),
             None => self.next_version(&txn, &registration.name)?,
         };
-        if let Some(id) = self.lookup(&txn, &registration.name, &version)? {
+        let replaced = self.lookup(&txn, &registration.name, &version)?;
+        if let (Some(id), false) = (replaced, registration.replace) {
             let name = registration.name.clone();
             return Err(StoreError::DuplicateVersion { name, version, id }.into());
         }
         let id = self.meta_u32(&txn, KEY_NEXT_MODEL)?;
-        let duplicates = self.models_with_fingerprint(&txn, sketch.fingerprint())?;
+        let mut duplicates = self.models_with_fingerprint(&txn, sketch.fingerprint())?;
+        duplicates.retain(|d| Some(*d) != replaced);
         if writer.is_none() {
             *writer = Some(self.open_segment_writer(&txn)?);
         }
@@ -639,7 +678,7 @@ impl Index {
         // IMPORTANT: segment bytes are appended and fsynced first; the catalogue commit that
         // points at them is what makes the registration visible (FORMAT.md §5).
         let staged = self
-            .stage(&txn, seg, model, &sketch, first.as_ref())
+            .stage(&txn, seg, model, &sketch, first.as_ref(), replaced)
             .and_then(|model| self.commit(txn).map(|()| model));
         let model = match staged {
             Ok(model) => model,
@@ -671,6 +710,7 @@ impl Index {
             model,
             created_space,
             duplicates,
+            replaced,
         })
     }
 
@@ -682,7 +722,11 @@ impl Index {
         mut model: ModelVersion,
         sketch: &Sketch,
         first: Option<&FirstRegistration>,
+        replaced: Option<u32>,
     ) -> Result<ModelVersion> {
+        if let Some(old) = replaced {
+            self.remove_in_txn(txn, old)?;
+        }
         let mut segment_ends = Vec::new();
         if let Some(FirstRegistration {
             sketcher,
@@ -712,6 +756,7 @@ impl Index {
             } else {
                 Vec::new()
             },
+            sizes: sketch.sizes.clone(),
         };
         let (location, end) = seg.append(&segment::encode_record(&record))?;
         segment_ends.push((location.segment, end));
@@ -772,6 +817,42 @@ impl Index {
         }
         let bound = self.meta_u64(txn, KEY_PADDING)?;
         self.insert_bands(txn, model.id, &sketch.minhash, flat_len, bound)
+    }
+
+    /// Deletes model `id` from every catalogue table, band entries included, inside `txn`;
+    /// returns its record. Its segment bytes stay until `compact` rewrites the segments.
+    pub(crate) fn remove_in_txn(&self, txn: &WriteTransaction, id: u32) -> Result<ModelVersion> {
+        let e = |err: redb::TableError| self.db_err(err.into());
+        let s = |err: redb::StorageError| self.db_err(err.into());
+        let model = {
+            let mut models = txn.open_table(MODELS).map_err(e)?;
+            let removed = models.remove(id).map_err(s)?;
+            let bytes = removed.ok_or_else(|| self.corrupt_msg(format!("no model {id}")))?;
+            ModelVersion::decode(bytes.value()).map_err(|e| self.corrupt(e))?
+        };
+        txn.open_table(NAMES)
+            .map_err(e)?
+            .remove((model.name.as_str(), model.version.as_str()))
+            .map_err(s)?;
+        txn.open_multimap_table(FINGERPRINTS)
+            .map_err(e)?
+            .remove(model.fingerprint, id)
+            .map_err(s)?;
+        let signature = {
+            let mut table = txn.open_table(MINHASH).map_err(e)?;
+            let removed = table.remove(id).map_err(s)?;
+            let bytes =
+                removed.ok_or_else(|| self.corrupt_msg(format!("no signature for {id}")))?;
+            decode_words(bytes.value()).map_err(|e| self.corrupt(e))?
+        };
+        let bound = self.meta_u64(txn, KEY_PADDING)?;
+        let mh = &self.minhasher;
+        let keys = mh.band_keys(&mh.padded(&signature, model.flat_len as u64, bound, id));
+        let mut bands = txn.open_multimap_table(BANDS).map_err(e)?;
+        for (band, key) in keys.into_iter().enumerate() {
+            bands.remove((band as u16, key), id).map_err(s)?;
+        }
+        Ok(model)
     }
 
     fn insert_bands(
@@ -950,6 +1031,9 @@ impl Index {
             let bytes = guard
                 .ok_or_else(|| self.corrupt_msg(format!("band table names unknown model {id}")))?;
             let model = ModelVersion::decode(bytes.value()).map_err(|e| self.corrupt(e))?;
+            if !options.filter.admits(&model) {
+                continue;
+            }
             let signature = match &signatures {
                 Some(table) => {
                     let guard = table.get(id).map_err(|e| self.db_err(e.into()))?;
@@ -963,6 +1047,10 @@ impl Index {
         }
         drop(signatures);
         drop(models);
+        if options.filter.latest_only {
+            let latest = self.latest_versions(&txn, &candidates)?;
+            candidates.retain(|c| latest.get(&c.model.name) == Some(&c.model.id));
+        }
         let padding = self.read_meta(&txn, KEY_PADDING)?.unwrap_or_default();
         let padding = u64::from_le_bytes(padding.as_slice().try_into().unwrap_or_default());
         let noise_floor = self.noise_floor(&txn)?;
@@ -993,6 +1081,36 @@ impl Index {
             target_partitions: target.partitions(),
             matches: results,
         })
+    }
+
+    /// The id of the latest version of each name among `candidates`, from the `names` table
+    /// (so versions that are not candidates count too).
+    fn latest_versions(
+        &self,
+        txn: &ReadTransaction,
+        candidates: &[search::Candidate],
+    ) -> Result<std::collections::HashMap<String, u32>> {
+        let names = txn.open_table(NAMES).map_err(|e| self.db_err(e.into()))?;
+        let mut latest = std::collections::HashMap::new();
+        for c in candidates {
+            let name = c.model.name.as_str();
+            if latest.contains_key(name) {
+                continue;
+            }
+            let mut top = c.model.id;
+            for entry in names
+                .range((name, "")..)
+                .map_err(|e| self.db_err(e.into()))?
+            {
+                let (k, v) = entry.map_err(|e| self.db_err(e.into()))?;
+                if k.value().0 != name {
+                    break;
+                }
+                top = top.max(v.value());
+            }
+            latest.insert(name.to_string(), top);
+        }
+        Ok(latest)
     }
 
     /// The noise floor measured when the space was fixed; the formula's value scaled by the

@@ -44,6 +44,8 @@ pub struct SketchRecord {
     /// Bin counts of every partition (partitions × D), when the index keeps distributions;
     /// empty otherwise.
     pub counts: Vec<u32>,
+    /// Rows of each partition.
+    pub sizes: Vec<u32>,
 }
 
 /// The JSD-LSH projection of an index, archived once when the sample space is fixed

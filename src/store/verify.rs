@@ -625,11 +625,6 @@ fn store_error_parts(e: &StoreError, fallback: &Path) -> (PathBuf, String) {
     }
 }
 
-/// Partitions of a dataset of `rows` rows at `s` rows per partition (ALGORITHM.md §1.1).
-fn partitions_of(rows: u64, s: u64) -> u64 {
-    crate::sketch::partition::chunks(rows as usize, s.max(1) as usize).len() as u64
-}
-
 /// Checks one model's sketch record against its catalogue entry (FORMAT.md §4.2).
 fn check_sketch(
     index: &Index,
@@ -687,11 +682,15 @@ fn check_sketch(
             record.rows, m.rows
         ));
     }
-    let expected_partitions = partitions_of(m.rows, params.partition_rows as u64);
-    if m.partitions as u64 != expected_partitions {
+    let sizes: Vec<u32> = record.sizes.iter().map(|n| n.to_native()).collect();
+    let sized_rows: u64 = sizes.iter().map(|&n| n as u64).sum();
+    if sizes.len() as u64 != m.partitions as u64 || sized_rows != m.rows {
         fail(format!(
-            "the catalogue gives {} partitions, but {} rows at {} rows per partition make {}",
-            m.partitions, m.rows, params.partition_rows, expected_partitions
+            "has {} partition sizes summing to {sized_rows} rows; the catalogue gives {} \
+             partitions and {} rows",
+            sizes.len(),
+            m.partitions,
+            m.rows
         ));
     }
     let hashes: Vec<u64> = record.band_hashes.iter().map(|h| h.to_native()).collect();
@@ -716,8 +715,6 @@ fn check_sketch(
             params.keep_distributions
         ));
     } else if params.keep_distributions && dim > 0 {
-        let sizes =
-            crate::sketch::partition::sizes(m.rows as usize, params.partition_rows as usize);
         let d = index
             .space()
             .ok()
