@@ -1,12 +1,16 @@
 //! Subcommands of the `adaptdb` tool, one file each; this module parses arguments and
 //! dispatches.
 
+mod compact;
 mod demo;
 mod init;
 mod inspect;
 mod list;
 mod register;
+mod remove;
 mod search;
+mod show;
+mod sketch;
 mod verify;
 
 use std::process::ExitCode;
@@ -38,6 +42,15 @@ enum Command {
     Verify(verify::Args),
     /// Describe an index (parameters, space, segments, band tables) or one model version.
     Inspect(inspect::Args),
+    /// Show every catalogued field of a model version (NAME@VERSION) or of all versions of
+    /// a name (NAME).
+    Show(show::Args),
+    /// Remove a model version (NAME@VERSION) or every version of a name (NAME).
+    Remove(remove::Args),
+    /// Reclaim the segment bytes of removed and replaced model versions.
+    Compact(compact::Args),
+    /// Sketch datasets into a portable sketch file, or merge sketch files of shards.
+    Sketch(sketch::Args),
 }
 
 /// Runs one parsed command line.
@@ -50,6 +63,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo(a) => demo::run(a),
         Command::Verify(a) => verify::run(a),
         Command::Inspect(a) => inspect::run(a),
+        Command::Show(a) => show::run(a),
+        Command::Remove(a) => remove::run(a),
+        Command::Compact(a) => compact::run(a),
+        Command::Sketch(a) => sketch::run(a),
     }
 }
 

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use adaptdb::sketch::file::register_sketch_file;
 use adaptdb::{Index, InputOptions, Registration};
 use anyhow::{bail, Context};
 
@@ -14,7 +15,12 @@ pub struct Args {
     /// The index directory (created with the given parameters if it does not exist).
     index: PathBuf,
     /// The model version's training data (CSV, optionally gzip-compressed).
-    data: PathBuf,
+    #[arg(required_unless_present = "sketch", conflicts_with = "sketch")]
+    data: Option<PathBuf>,
+    /// Register a sketch file (`adaptdb sketch`) instead of data; the index must exist,
+    /// have a sample space, and have the spec the file was made under.
+    #[arg(long, value_name = "FILE")]
+    sketch: Option<PathBuf>,
     /// Model name.
     #[arg(long)]
     name: String,
@@ -60,14 +66,25 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         source_accuracy: args.source_accuracy,
         replace: args.replace,
     };
-    let index = Index::open_or_create(&args.index, args.params.params())
-        .with_context(|| format!("opening index {}", args.index.display()))?;
-    let input = InputOptions {
-        label_column: args.label_column.clone(),
+    let done = match (&args.sketch, &args.data) {
+        (Some(file), _) => {
+            let index = Index::open(&args.index)
+                .with_context(|| format!("opening index {}", args.index.display()))?;
+            register_sketch_file(&index, &registration, file)
+                .with_context(|| format!("registering {} from {}", args.name, file.display()))?
+        }
+        (None, Some(data)) => {
+            let index = Index::open_or_create(&args.index, args.params.params())
+                .with_context(|| format!("opening index {}", args.index.display()))?;
+            let input = InputOptions {
+                label_column: args.label_column.clone(),
+            };
+            index
+                .register_file(&registration, data, &input)
+                .with_context(|| format!("registering {} from {}", args.name, data.display()))?
+        }
+        (None, None) => bail!("give a data file or --sketch FILE"),
     };
-    let done = index
-        .register_file(&registration, &args.data, &input)
-        .with_context(|| format!("registering {} from {}", args.name, args.data.display()))?;
     let m = &done.model;
     if args.json {
         let out = serde_json::json!({

@@ -3,9 +3,10 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use adaptdb::search::Score;
+use adaptdb::search::{Filter, Score};
+use adaptdb::store::parse_model_ref;
 use adaptdb::{Index, InputOptions, SearchOptions, SearchPath, SearchResults};
-use anyhow::Context;
+use anyhow::{bail, Context};
 
 /// Arguments of `adaptdb search`.
 #[derive(Debug, clap::Args)]
@@ -31,6 +32,18 @@ pub struct Args {
     /// matched within the calibrated JS threshold) is at least this.
     #[arg(long)]
     min_adaptivity: Option<f64>,
+    /// Only the latest (most recently registered) version of each name.
+    #[arg(long)]
+    latest: bool,
+    /// Only names starting with this.
+    #[arg(long, value_name = "PREFIX")]
+    name_prefix: Option<String>,
+    /// Only versions whose metadata has KEY=VALUE (repeatable; all must hold).
+    #[arg(long = "where", value_name = "KEY=VALUE")]
+    where_: Vec<String>,
+    /// Never return this name (every version) or NAME@VERSION (repeatable).
+    #[arg(long, value_name = "NAME[@VERSION]")]
+    exclude: Vec<String>,
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
@@ -45,6 +58,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         exhaustive_limit: args.exhaustive_limit,
         score: args.score,
         min_adaptivity: args.min_adaptivity,
+        filter: filter(&args)?,
         ..SearchOptions::default()
     };
     let input = InputOptions {
@@ -59,6 +73,31 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         print_table(&results);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The filter given by `--latest`, `--name-prefix`, `--where` and `--exclude`.
+fn filter(args: &Args) -> anyhow::Result<Filter> {
+    let mut metadata = Vec::new();
+    for kv in &args.where_ {
+        let Some((k, v)) = kv.split_once('=') else {
+            bail!("--where {kv:?}: expected KEY=VALUE");
+        };
+        metadata.push((k.to_string(), v.to_string()));
+    }
+    let mut exclude = Vec::new();
+    for model in &args.exclude {
+        let (name, version) = parse_model_ref(model);
+        if name.is_empty() || version.is_some_and(str::is_empty) {
+            bail!("--exclude {model:?}: expected NAME or NAME@VERSION");
+        }
+        exclude.push((name.to_string(), version.map(str::to_string)));
+    }
+    Ok(Filter {
+        latest_only: args.latest,
+        name_prefix: args.name_prefix.clone(),
+        metadata,
+        exclude,
+    })
 }
 
 /// The `--json` form of a search's results.
@@ -76,6 +115,7 @@ pub fn to_json(target: &std::path::Path, r: &SearchResults) -> serde_json::Value
                 "rank": i + 1, "name": m.model.name, "version": m.model.version,
                 "adaptivity": m.adaptivity,
                 "coverage": m.coverage, "id": m.model.id, "uri": m.model.uri,
+                "metadata": super::show::metadata_json(&m.model.metadata),
                 "rows": m.model.rows, "partitions": m.model.partitions,
             })
         })

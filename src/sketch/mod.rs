@@ -2,6 +2,7 @@
 //! flattened set → MinHash signature. Called by `Index::register` and `Index::search`;
 //! the results are the records of FORMAT.md §4.
 
+pub mod file;
 mod jsdlsh;
 mod minhash;
 pub mod partition;
@@ -45,6 +46,9 @@ pub enum SketchError {
         /// The limit.
         max: u64,
     },
+    /// A sketch file could not be read, written, merged or registered.
+    #[error(transparent)]
+    File(#[from] file::SketchFileError),
 }
 
 fn describe(missing: &[String], extra: &[String]) -> String {

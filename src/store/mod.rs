@@ -5,6 +5,8 @@
 pub mod catalog;
 mod guard;
 mod inspect;
+mod registrar;
+mod registry;
 pub mod segment;
 mod verify;
 
@@ -31,6 +33,8 @@ pub use inspect::{
     BandBucket, BandOccupancy, BucketClass, InspectReport, ModelRef, ModelSketch, SegmentInfo,
     SpaceSummary, BUCKET_SIZE_CLASSES, LARGEST_BUCKETS, QUOTED_VALUES,
 };
+pub use registrar::{Pending, Registrar};
+pub use registry::{parse_model_ref, CompactReport};
 use segment::{
     ArchivedProjectionRecord, ProjectionRecord, RecordLocation, SegmentReader, SegmentWriter,
     SketchRecord,
@@ -134,6 +138,12 @@ pub enum StoreError {
         /// Its size.
         bytes: u64,
     },
+    /// A group registration failed as a whole (its commit or a segment write).
+    #[error("the group registration failed: {reason}")]
+    GroupFailed {
+        /// The error that failed the group.
+        reason: String,
+    },
     /// The operation needs something this index was not created with.
     #[error("{what}")]
     Unsupported {
@@ -202,6 +212,13 @@ pub struct Index {
     segments: SegmentReader,
     writer: Mutex<Option<SegmentWriter>>,
     space_lock: Mutex<()>,
+}
+
+/// A registration checked and numbered inside a write transaction, not yet staged.
+struct Prepared {
+    model: ModelVersion,
+    replaced: Option<u32>,
+    duplicates: Vec<u32>,
 }
 
 /// What the registration that fixes the sample space also stores.
@@ -639,46 +656,22 @@ impl Index {
         let sketched = started.elapsed();
         let mut writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         let txn = self.begin_write()?;
-        let version = match &registration.version {
-            Some(v) => v.clone(),
-            None => self.next_version(&txn, &registration.name)?,
-        };
-        let replaced = self.lookup(&txn, &registration.name, &version)?;
-        if let (Some(id), false) = (replaced, registration.replace) {
-            let name = registration.name.clone();
-            return Err(StoreError::DuplicateVersion { name, version, id }.into());
-        }
-        let id = self.meta_u32(&txn, KEY_NEXT_MODEL)?;
-        let mut duplicates = self.models_with_fingerprint(&txn, sketch.fingerprint())?;
-        duplicates.retain(|d| Some(*d) != replaced);
+        let prepared = self.prepare(&txn, registration, &sketch)?;
         if writer.is_none() {
             *writer = Some(self.open_segment_writer(&txn)?);
         }
         let seg = writer.as_mut().expect("segment writer opened just above");
-
-        let model = ModelVersion {
-            id,
-            name: registration.name.clone(),
-            version,
-            uri: registration.uri.clone(),
-            metadata: registration.metadata.clone(),
-            source_accuracy: registration.source_accuracy,
-            registered_at_ms: now_ms(),
-            rows: sketch.rows,
-            partitions: sketch.partitions() as u32,
-            flat_len: sketch.flat.len() as u32,
-            fingerprint: sketch.fingerprint(),
-            location: RecordLocation {
-                segment: 0,
-                offset: 0,
-                len: 0,
-                checksum: 0,
-            },
-        };
         // IMPORTANT: segment bytes are appended and fsynced first; the catalogue commit that
         // points at them is what makes the registration visible (FORMAT.md §5).
         let staged = self
-            .stage(&txn, seg, model, &sketch, first.as_ref(), replaced)
+            .stage(
+                &txn,
+                seg,
+                prepared.model,
+                &sketch,
+                first.as_ref(),
+                prepared.replaced,
+            )
             .and_then(|model| self.commit(txn).map(|()| model));
         let model = match staged {
             Ok(model) => model,
@@ -698,7 +691,7 @@ impl Index {
             }
         }
         tracing::debug!(
-            id,
+            id = model.id,
             rows = sketch.rows,
             partitions = model.partitions,
             flat = model.flat_len,
@@ -709,8 +702,122 @@ impl Index {
         Ok(Registered {
             model,
             created_space,
-            duplicates,
+            duplicates: prepared.duplicates,
+            replaced: prepared.replaced,
+        })
+    }
+
+    /// Registers sketched datasets in one transaction: one fsync of the segment and one
+    /// catalogue commit for the whole group. A registration refused on its own (a duplicate
+    /// name and version) gets its error and the others go on; a failure of the commit
+    /// itself fails every one. The index must have its sample space already.
+    pub fn register_group(&self, items: Vec<(Registration, Sketch)>) -> Vec<Result<Registered>> {
+        let all_fail = |e: &Error, n: usize| -> Vec<Result<Registered>> {
+            (0..n)
+                .map(|_| {
+                    Err(StoreError::GroupFailed {
+                        reason: e.to_string(),
+                    }
+                    .into())
+                })
+                .collect()
+        };
+        let n = items.len();
+        let result = guard::contain(&self.catalog_path, || {
+            self.require_sketcher()?;
+            let mut writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+            let txn = self.begin_write()?;
+            if writer.is_none() {
+                *writer = Some(self.open_segment_writer(&txn)?);
+            }
+            let seg = writer.as_mut().expect("segment writer opened just above");
+            let mut out = Vec::with_capacity(n);
+            for (registration, sketch) in &items {
+                let prepared = match self
+                    .check_labels(registration)
+                    .and_then(|()| self.prepare(&txn, registration, sketch))
+                {
+                    Ok(p) => p,
+                    Err(e) => {
+                        out.push(Err(e));
+                        continue;
+                    }
+                };
+                match self.stage(&txn, seg, prepared.model, sketch, None, prepared.replaced) {
+                    Ok(model) => out.push(Ok(Registered {
+                        model,
+                        created_space: false,
+                        duplicates: prepared.duplicates,
+                        replaced: prepared.replaced,
+                    })),
+                    Err(e) => {
+                        seg.rollback();
+                        return Err(e);
+                    }
+                }
+            }
+            if let Err(e) = self.commit(txn) {
+                seg.rollback();
+                return Err(e);
+            }
+            seg.committed();
+            tracing::debug!(registrations = n, "registered a group");
+            Ok(out)
+        });
+        result.unwrap_or_else(|e| all_fail(&e, n))
+    }
+
+    fn check_labels(&self, registration: &Registration) -> Result<()> {
+        validate_label("name", &registration.name)?;
+        if let Some(v) = &registration.version {
+            validate_label("version", v)?;
+        }
+        Ok(())
+    }
+
+    /// Resolves a registration's version, refuses a duplicate, and builds its catalogue
+    /// record (without a location yet) inside `txn`.
+    fn prepare(
+        &self,
+        txn: &WriteTransaction,
+        registration: &Registration,
+        sketch: &Sketch,
+    ) -> Result<Prepared> {
+        let version = match &registration.version {
+            Some(v) => v.clone(),
+            None => self.next_version(txn, &registration.name)?,
+        };
+        let replaced = self.lookup(txn, &registration.name, &version)?;
+        if let (Some(id), false) = (replaced, registration.replace) {
+            let name = registration.name.clone();
+            return Err(StoreError::DuplicateVersion { name, version, id }.into());
+        }
+        let id = self.meta_u32(txn, KEY_NEXT_MODEL)?;
+        let mut duplicates = self.models_with_fingerprint(txn, sketch.fingerprint())?;
+        duplicates.retain(|d| Some(*d) != replaced);
+        let model = ModelVersion {
+            id,
+            name: registration.name.clone(),
+            version,
+            uri: registration.uri.clone(),
+            metadata: registration.metadata.clone(),
+            source_accuracy: registration.source_accuracy,
+            registered_at_ms: now_ms(),
+            rows: sketch.rows,
+            partitions: sketch.partitions() as u32,
+            flat_len: sketch.flat.len() as u32,
+            fingerprint: sketch.fingerprint(),
+            location: RecordLocation {
+                segment: 0,
+                offset: 0,
+                len: 0,
+                checksum: 0,
+            },
+        };
+        Ok(Prepared {
+            model,
             replaced,
+            duplicates,
         })
     }
 
@@ -1018,7 +1125,7 @@ impl Index {
             }
             (ids, SearchPath::Exhaustive)
         } else {
-            self.band_candidates(&txn, target, options)?
+            self.band_candidates(&txn, target)?
         };
 
         let signatures = match options.score {
@@ -1026,7 +1133,16 @@ impl Index {
             _ => None,
         };
         let mut candidates = Vec::with_capacity(ids.len());
+        // The band path scores the `rescore` admitted candidates with the most band hits;
+        // the filter applies before that cut, so it never empties a result it could fill.
+        let limit = match path {
+            SearchPath::Exhaustive => usize::MAX,
+            SearchPath::Bands { .. } => options.rescore.max(options.top_k),
+        };
         for id in &ids {
+            if candidates.len() >= limit {
+                break;
+            }
             let guard = models.get(id).map_err(|e| self.db_err(e.into()))?;
             let bytes = guard
                 .ok_or_else(|| self.corrupt_msg(format!("band table names unknown model {id}")))?;
@@ -1134,7 +1250,6 @@ impl Index {
         &self,
         txn: &ReadTransaction,
         target: &Sketch,
-        options: &SearchOptions,
     ) -> Result<(Vec<u32>, SearchPath)> {
         let keys = self.minhasher.band_keys(&target.minhash);
         let bands = txn
@@ -1154,7 +1269,6 @@ impl Index {
         let found = hits.len();
         let mut ranked: Vec<(u32, u32)> = hits.into_iter().collect();
         ranked.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-        ranked.truncate(options.rescore.max(options.top_k));
         let path = SearchPath::Bands {
             probed: keys.len(),
             candidates: found,
