@@ -63,6 +63,8 @@ fn main() {
         match a.as_str() {
             "--versions" => versions = args.next().and_then(|v| v.parse().ok()).unwrap_or(0),
             "--repeat" => repeat = args.next().and_then(|v| v.parse().ok()).unwrap_or(20),
+            // Flags of the test harness (`cargo test --all-targets -- --test-threads=2`).
+            other if other.starts_with("--") => {}
             other => dir = PathBuf::from(other),
         }
     }
