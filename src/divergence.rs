@@ -76,13 +76,20 @@ pub fn collision(d: f64, r: f64) -> f64 {
     }
     let t = r / d;
     1.0 - 2.0 * phi(-t)
-        - 2.0 / ((2.0 * std::f64::consts::PI).sqrt() * t) * (1.0 - (-t * t / 2.0).exp())
+        - 2.0 / ((2.0 * std::f64::consts::PI).sqrt() * t) * (1.0 - libm::exp(-t * t / 2.0))
+}
+
+/// Probability that a band of `rows` hashes collides, p(d; r)^R, as `rows` multiplications
+/// from 1 (so that it is the same on every platform).
+pub fn band_collision(d: f64, r: f64, rows: u16) -> f64 {
+    let p = collision(d, r);
+    (0..rows).fold(1.0, |acc, _| acc * p)
 }
 
 /// κ_R: the bucket width, per unit of Hellinger distance, at which a band of `rows`
 /// hashes collides with probability ½ (ALGORITHM.md §2.5).
 pub fn kappa(rows: u16) -> f64 {
-    let target = 0.5f64.powf(1.0 / rows as f64);
+    let target = libm::pow(0.5, 1.0 / rows as f64);
     let (mut lo, mut hi) = (1e-3, 1e3);
     for _ in 0..200 {
         let mid = 0.5 * (lo + hi);
@@ -109,10 +116,42 @@ pub fn bucket_width_for(t: f64, rows_per_band: u16) -> f64 {
 /// Least number of the `bands` bands a partition pair within JS `t` shares, one standard
 /// deviation below the mean (at least 1): the hard-adaptivity match rule (ALGORITHM.md §5).
 pub fn band_threshold(t: f64, r: f64, rows_per_band: u16, bands: u16) -> u32 {
-    let pb = collision(hellinger_bound(t), r).powi(rows_per_band as i32);
+    let pb = band_collision(hellinger_bound(t), r, rows_per_band);
     let l = bands as f64;
     let tau = l * pb - (l * pb * (1.0 - pb)).sqrt();
     (tau.ceil() as u32).max(1)
+}
+
+/// The squared Hellinger distance H² = d²/2 ∈ [0, 1] at which a pair shares, in
+/// expectation, the share `share` of its bands: the inverse of the band collision
+/// probability P_b(d) = p(d; r)^R (ALGORITHM.md §2.5), by bisection on d ∈ [0, √2]. A share
+/// below P_b(√2) (the most distant pair) maps to 1, a share of 1 to 0.
+pub fn hellinger2_from_share(share: f64, r: f64, rows_per_band: u16) -> f64 {
+    let band = |d: f64| band_collision(d, r, rows_per_band);
+    let (mut lo, mut hi) = (0.0, std::f64::consts::SQRT_2);
+    if share >= 1.0 {
+        return 0.0;
+    }
+    if share <= band(hi) {
+        return 1.0;
+    }
+    for _ in 0..64 {
+        let mid = 0.5 * (lo + hi);
+        if band(mid) > share {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    let d = 0.5 * (lo + hi);
+    d * d / 2.0
+}
+
+/// [`hellinger2_from_share`] of every band count `0 ..= bands`.
+pub fn hellinger2_table(r: f64, rows_per_band: u16, bands: u16) -> Vec<f64> {
+    (0..=bands)
+        .map(|k| hellinger2_from_share(k as f64 / bands as f64, r, rows_per_band))
+        .collect()
 }
 
 #[cfg(test)]
@@ -125,6 +164,23 @@ mod tests {
         // ALGORITHM.md §2.3: d = 0.5412, r = 1.4 gives p = 0.6927.
         assert!((collision(0.5412, 1.4) - 0.6927).abs() < 5e-4);
         assert_eq!(collision(0.0, 1.4), 1.0);
+    }
+
+    #[test]
+    fn a_band_share_inverts_to_the_distance_that_implies_it() {
+        // ALGORITHM.md §2.3: d = 0.5412 (H² = 0.1464) and r = 1.4 give P_b = 0.2303.
+        let share = band_collision(0.5412, 1.4, 4);
+        assert!((share - 0.2303).abs() < 5e-4, "{share}");
+        let h2 = hellinger2_from_share(share, 1.4, 4);
+        assert!((h2 - 0.5412f64.powi(2) / 2.0).abs() < 1e-12, "{h2}");
+        assert_eq!(hellinger2_from_share(1.0, 1.4, 4), 0.0);
+        assert_eq!(hellinger2_from_share(0.0, 1.4, 4), 1.0);
+        let table = hellinger2_table(1.4, 4, 200);
+        assert_eq!(table.len(), 201);
+        assert!(
+            table.windows(2).all(|w| w[0] >= w[1]),
+            "decreasing in the count"
+        );
     }
 
     #[test]

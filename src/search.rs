@@ -4,7 +4,8 @@
 //!
 //! | strategy | reads | estimates | cost per candidate |
 //! |---|---|---|---|
-//! | `soft` (default) | per-partition band hashes | for each target partition, the largest share of bands it has in common with one source partition, averaged | n·L lookups in m·L sorted hashes |
+//! | `hellinger` (default) | per-partition band hashes | the exact soft score: each target partition's best shared-band count with one source partition, inverted through the band collision curve into a squared Hellinger distance (which bounds JS: ln2·H² ≤ JS ≤ H²); 1 − their mean | as `soft` |
+//! | `soft` | per-partition band hashes | for each target partition, the largest share of bands it has in common with one source partition, averaged | n·L lookups in m·L sorted hashes |
 //! | `exact` | per-partition bin counts (index option) | 1 − mean over target partitions of the smallest JS to a source partition, over ln 2 | n·m·D logarithms |
 //! | `containment` | flattened set | \|F(T) ∩ F(S)\| / \|F(T)\| | a merge of two sorted sets |
 //! | `minhash` | padded MinHash signature | the same containment, estimated from K_m values | K_m comparisons |
@@ -32,8 +33,11 @@ use crate::store::StoreError;
 /// The scoring strategy of a search; see the module documentation.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Score {
-    /// Soft partition-level adaptivity from band hashes (the default).
+    /// The exact soft score estimated from band hashes (the default): each target
+    /// partition's best band count inverted into a squared Hellinger distance.
     #[default]
+    Hellinger,
+    /// Soft partition-level adaptivity from band hashes: the mean best band share.
     Soft,
     /// Exact soft score from stored distributions.
     Exact,
@@ -47,7 +51,8 @@ pub enum Score {
 
 impl Score {
     /// Every strategy, in documentation order.
-    pub const ALL: [Score; 5] = [
+    pub const ALL: [Score; 6] = [
+        Score::Hellinger,
         Score::Soft,
         Score::Exact,
         Score::Containment,
@@ -59,6 +64,7 @@ impl Score {
     pub fn name(self) -> &'static str {
         match self {
             Score::Soft => "soft",
+            Score::Hellinger => "hellinger",
             Score::Exact => "exact",
             Score::Containment => "containment",
             Score::MinHash => "minhash",
@@ -81,7 +87,8 @@ impl FromStr for Score {
             .into_iter()
             .find(|score| score.name() == s)
             .ok_or_else(|| {
-                format!("unknown score {s:?}: one of soft, exact, containment, minhash, paper")
+                let names: Vec<&str> = Score::ALL.iter().map(|s| s.name()).collect();
+                format!("unknown score {s:?}: one of {}", names.join(", "))
             })
     }
 }
@@ -148,7 +155,7 @@ impl Default for SearchOptions {
             top_k: 10,
             exhaustive_limit: 1000,
             rescore: 200,
-            score: Score::Soft,
+            score: Score::default(),
             min_adaptivity: None,
             filter: Filter::default(),
         }
@@ -208,6 +215,8 @@ pub struct Scorer<'a> {
     pub params: &'a Params,
     /// The sample space.
     pub space: &'a SampleSpace,
+    /// The squared Hellinger distance estimated from each band count `0 ..= L`.
+    pub distances: &'a [f64],
     /// The MinHash family.
     pub minhasher: &'a MinHasher,
     /// The padding bound M.
@@ -263,6 +272,10 @@ impl Scorer<'_> {
             Score::Soft => {
                 let o = band_overlap(target, &bands(), p.bands as usize);
                 (o.soft(), o.coverage(tau), o.mean_overlap)
+            }
+            Score::Hellinger => {
+                let o = band_overlap(target, &bands(), p.bands as usize);
+                (o.hellinger(self.distances), o.coverage(tau), o.mean_overlap)
             }
             Score::Paper => {
                 let o = band_overlap(target, &bands(), p.bands as usize);
@@ -389,6 +402,21 @@ impl BandOverlap {
     pub fn soft(&self) -> f64 {
         let total: u64 = self.best.iter().map(|&b| b as u64).sum();
         total as f64 / (self.best.len().max(1) * self.bands) as f64
+    }
+
+    /// The exact soft score estimated from band counts: 1 − the mean, over target
+    /// partitions, of the squared Hellinger distance `distances[k]` that their best count
+    /// `k` implies (ALGORITHM.md §2.5, §9.3).
+    pub fn hellinger(&self, distances: &[f64]) -> f64 {
+        if self.best.is_empty() {
+            return 0.0;
+        }
+        let total: f64 = self
+            .best
+            .iter()
+            .map(|&k| distances.get(k as usize).copied().unwrap_or(1.0))
+            .sum();
+        (1.0 - total / self.best.len() as f64).clamp(0.0, 1.0)
     }
 
     /// Hard adaptivity A_τ: the share of target partitions with at least `tau` bands in

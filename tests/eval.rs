@@ -227,14 +227,15 @@ fn run_harness(workload: &Path, out: &Path, extra: &[&str]) -> String {
     stdout
 }
 
-const METHODS: [&str; 13] = [
+const METHODS: [&str; 14] = [
+    "hellinger",
     "soft",
     "exact",
     "containment",
     "minhash",
     "paper",
     "paper@preset",
-    "soft@L=1",
+    "hellinger@L=1",
     "pairwise",
     "exact-raw",
     "whole-js",
@@ -259,7 +260,7 @@ fn the_harness_writes_its_report_table_and_plot() {
         .collect();
     assert_eq!(rows, METHODS);
     assert!(md.contains("Ties in score are broken by source name ascending"));
-    assert!(md.contains("Seed spread of `soft` over 1 master seeds"));
+    assert!(md.contains("Seed spread of the default strategy over 1 master seeds"));
     assert!(stdout
         .lines()
         .last()

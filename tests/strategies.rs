@@ -26,7 +26,16 @@ const TARGETS: [&str; 2] = ["target_Mumbai_2016", "target_Chicago_2016"];
 
 /// Scores of target_Mumbai_2016 against SOURCES (in that order) on the default index with
 /// stored distributions, computed once by this build and checked independently below.
-const PINNED: [(Score, [f64; 4]); 3] = [
+const PINNED: [(Score, [f64; 4]); 4] = [
+    (
+        Score::Hellinger,
+        [
+            0.7702840053515854,
+            0.8191913274691989,
+            0.9847438617809825,
+            0.7605258334799799,
+        ],
+    ),
     (
         Score::Soft,
         [0.3251953125, 0.3759765625, 0.7705078125, 0.3173828125],
@@ -132,7 +141,12 @@ fn a_source_searched_with_its_own_data_scores_one() {
     let dir = tempfile::tempdir().unwrap();
     let index = build(dir.path(), with_distributions());
     for name in ["model_Mumbai_2016", "model_Auckland_2016"] {
-        for score in [Score::Soft, Score::Exact, Score::Containment] {
+        for score in [
+            Score::Hellinger,
+            Score::Soft,
+            Score::Exact,
+            Score::Containment,
+        ] {
             let all = scores(&index, &source(name), score);
             let own = all.iter().find(|m| m.0 == name).unwrap();
             assert_eq!(own.1, 1.0, "{name} {score}: {all:?}");
@@ -190,7 +204,7 @@ fn pinned_containment_is_the_share_of_target_band_hashes_found_in_the_source() {
         let source_set: HashSet<u64> = s.band_hashes.iter().copied().collect();
         let common = target_set.intersection(&source_set).count();
         let want = common as f64 / target_set.len() as f64;
-        assert!((PINNED[2].1[i] - want).abs() < 1e-12, "{name}: {want}");
+        assert!((PINNED[3].1[i] - want).abs() < 1e-12, "{name}: {want}");
     }
 }
 
@@ -213,7 +227,69 @@ fn pinned_soft_is_the_mean_best_share_of_equal_bands() {
             total += best as f64 / t.bands as f64;
         }
         let want = total / t.partitions() as f64;
-        assert!((PINNED[0].1[i] - want).abs() < 1e-12, "{name}: {want}");
+        assert!((PINNED[1].1[i] - want).abs() < 1e-12, "{name}: {want}");
+    }
+}
+
+/// The squared Hellinger distance whose band collision probability p(d; r)^R is `share`,
+/// written out from ALGORITHM.md §2.2 with std's math: bisection on d ∈ [0, √2].
+fn hellinger2(share: f64, r: f64, rows: i32) -> f64 {
+    fn erfc(x: f64) -> f64 {
+        // Abramowitz–Stegun 7.1.26 is too coarse here; integrate the density instead.
+        let steps = 20_000;
+        let (a, b) = (x, x.max(0.0) + 10.0);
+        let h = (b - a) / steps as f64;
+        let f = |t: f64| (-t * t).exp();
+        let inner: f64 = (1..steps).map(|i| f(a + i as f64 * h)).sum();
+        (inner + (f(a) + f(b)) / 2.0) * h * 2.0 / std::f64::consts::PI.sqrt()
+    }
+    let p = |d: f64| {
+        let u = r / d;
+        1.0 - erfc(u / std::f64::consts::SQRT_2)
+            - 2.0 / ((2.0 * std::f64::consts::PI).sqrt() * u) * (1.0 - (-u * u / 2.0).exp())
+    };
+    let band = |d: f64| p(d).powi(rows);
+    if share >= 1.0 {
+        return 0.0;
+    }
+    let (mut lo, mut hi) = (1e-12, std::f64::consts::SQRT_2);
+    if share <= band(hi) {
+        return 1.0;
+    }
+    for _ in 0..60 {
+        let mid = (lo + hi) / 2.0;
+        if band(mid) > share {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    let d = (lo + hi) / 2.0;
+    d * d / 2.0
+}
+
+#[test]
+fn pinned_hellinger_is_one_minus_the_mean_distance_the_best_band_counts_imply() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = build(dir.path(), with_distributions());
+    let p = index.params();
+    let t = sketch(&index, &target("target_Mumbai_2016"));
+    for (i, name) in SOURCES.iter().enumerate() {
+        let s = stored_sketch(&index, name);
+        let mut total = 0.0;
+        for q in 0..t.partitions() {
+            let best = (0..s.partitions())
+                .map(|p| {
+                    let (a, b) = (t.partition(q), s.partition(p));
+                    a.iter().zip(b).filter(|(x, y)| x == y).count()
+                })
+                .max()
+                .unwrap();
+            let share = best as f64 / t.bands as f64;
+            total += hellinger2(share, p.bucket_width, p.rows_per_band as i32);
+        }
+        let want = 1.0 - total / t.partitions() as f64;
+        assert!((PINNED[0].1[i] - want).abs() < 1e-6, "{name}: {want}");
     }
 }
 
@@ -261,7 +337,7 @@ fn pinned_exact_is_one_minus_the_mean_smallest_js_over_ln2() {
             total += min;
         }
         let want = 1.0 - total / t_sizes.len() as f64 / std::f64::consts::LN_2;
-        assert!((PINNED[1].1[i] - want).abs() < 1e-9, "{name}: {want}");
+        assert!((PINNED[2].1[i] - want).abs() < 1e-9, "{name}: {want}");
     }
 }
 

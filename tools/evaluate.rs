@@ -14,10 +14,10 @@
 //! 1. registers the sources in three temporary indexes: the default parameters with stored
 //!    distributions, the paper's preset (r = 1.4, R = 4, L = 200), and one band of all 2048
 //!    hashes (the two-level index without flattening, L = 1);
-//! 2. searches with every target through `Index::search` with each strategy — `soft`,
-//!    `exact`, `containment`, `minhash`, `paper` on the default index, `paper` on the
-//!    preset index, `soft` on the L = 1 index — timing each search, target sketching
-//!    included;
+//! 2. searches with every target through `Index::search` with each strategy —
+//!    `hellinger` (the default), `soft`, `exact`, `containment`, `minhash`, `paper` on the
+//!    default index, `paper` on the preset index, the default strategy on the L = 1 index —
+//!    timing each search, target sketching included;
 //! 3. computes the baselines of [`adaptdb::eval`] from the in-memory datasets — exact
 //!    pairwise adaptivity (Def. 3.1), the exact soft score, whole-dataset JS, L2 between
 //!    mean feature vectors raw and z-scored, and source accuracy — timing each from the
@@ -27,9 +27,9 @@
 //!    table on stdout and as `NAME.md`, `NAME.csv` and `NAME.svg` (score against accuracy,
 //!    one panel per method) under `--out`;
 //! 5. with `--seeds N`, rebuilds the default index under N other master seeds and reports
-//!    the spread of `soft`'s top-1 error and correlation;
-//! 6. ends each workload with the speed ratio of the exact pairwise baseline to a `soft`
-//!    search.
+//!    the spread of the default strategy's top-1 error and correlation;
+//! 6. ends each workload with the speed ratio of the exact pairwise baseline to a search
+//!    with the default strategy.
 //!
 //! Ties in score are broken by source name ascending.
 
@@ -58,7 +58,7 @@ struct Cli {
     #[arg(long, default_value = "eval-out")]
     out: PathBuf,
     /// Also rebuild the default index under this many other master seeds and report the
-    /// spread of the `soft` strategy across them.
+    /// spread of the default strategy across them.
     #[arg(long, default_value_t = 0)]
     seeds: u32,
     /// Leave each target's natural counterpart (`same_group` = 1) out of its candidates.
@@ -435,7 +435,7 @@ fn source_accuracy_baseline(index: &Index, cases: &[Case]) -> anyhow::Result<Met
     Ok(method)
 }
 
-/// The seed spread of `soft`: (top-1 errors, correlations) under each seed.
+/// The seed spread of the default strategy: (top-1 errors, correlations) under each seed.
 struct Spread {
     seeds: Vec<u64>,
     top1: Vec<f64>,
@@ -457,7 +457,7 @@ fn seed_spread(w: &Workload, cases: &[Case], n: u32) -> anyhow::Result<Spread> {
             ..Params::default()
         };
         let (index, _) = build(&tmp.path().join("index"), params, w)?;
-        let m = strategy("soft", &index, Score::Soft, w, cases)?;
+        let m = strategy("default", &index, Score::default(), w, cases)?;
         let s = m.summary(cases);
         spread.seeds.push(seed);
         spread.top1.push(s.top_error[0]);
@@ -497,9 +497,16 @@ fn evaluate(w: &Workload, cli: &Cli) -> anyhow::Result<String> {
         eprintln!("  strategy {score}");
         methods.push(strategy(score.name(), &index, score, w, &cases)?);
     }
-    eprintln!("  strategy paper@preset, soft@L=1");
+    let one_band_name = format!("{}@L=1", Score::default());
+    eprintln!("  strategy paper@preset, {one_band_name}");
     methods.push(strategy("paper@preset", &paper, Score::Paper, w, &cases)?);
-    methods.push(strategy("soft@L=1", &flat, Score::Soft, w, &cases)?);
+    methods.push(strategy(
+        &one_band_name,
+        &flat,
+        Score::default(),
+        w,
+        &cases,
+    )?);
     let first = &w.sources.first().context("no sources")?.1;
     let ev = Evaluator::for_index(&index, first)?;
     for which in Baseline::ALL {
@@ -522,15 +529,15 @@ fn evaluate(w: &Workload, cli: &Cli) -> anyhow::Result<String> {
             .find(|m| m.name == name)
             .map_or(f64::NAN, Method::latency)
     };
-    let (pairwise_ms, soft_ms) = (
+    let (pairwise_ms, search_ms) = (
         latency(Baseline::PairwiseAdaptivity.name()),
-        latency("soft"),
+        latency(Score::default().name()),
     );
     let speed = format!(
-        "speed ratio {}: exact pairwise {pairwise_ms:.2} ms / soft search {soft_ms:.2} ms = \
-         {:.1}x",
+        "speed ratio {}: exact pairwise {pairwise_ms:.2} ms / default search {search_ms:.2} ms \
+         = {:.1}x",
         w.name,
-        pairwise_ms / soft_ms
+        pairwise_ms / search_ms
     );
 
     let header = Header {
@@ -612,9 +619,11 @@ fn markdown(
     );
     let _ = writeln!(
         md,
-        "- `paper@preset`: the paper's r = {:.2}, R = 4, L = 200. `soft@L=1`: one band of \
+        "- `paper@preset`: the paper's r = {:.2}, R = 4, L = 200. `{}@L=1`: one band of \
          R = 2048 hashes, r = {:.4} (calibrated).",
-        h.paper_width, h.flat_width
+        h.paper_width,
+        Score::default(),
+        h.flat_width
     );
     let _ = writeln!(
         md,
@@ -646,8 +655,8 @@ fn markdown(
     }
     let _ = writeln!(
         md,
-        "\nStrategies (`Index::search`): soft, exact, containment, minhash, paper on the \
-         default index; paper@preset; soft@L=1. Baselines (raw data, `adaptdb::eval`): \
+        "\nStrategies (`Index::search`): hellinger (default), soft, exact, containment, \
+         minhash, paper on the default index; paper@preset; hellinger@L=1. Baselines (raw data, `adaptdb::eval`): \
          pairwise = exact hard adaptivity (Def. 3.1) at t; exact-raw = exact soft score; \
          whole-js = −JS of the whole datasets; l2-mean / l2-mean-z = −L2 between mean \
          feature vectors, raw / z-scored with the pooled rows of source and target; \
@@ -664,7 +673,7 @@ fn markdown(
         let seeds: Vec<String> = s.seeds.iter().map(|x| format!("{x:#x}")).collect();
         let _ = writeln!(
             md,
-            "Seed spread of `soft` over {} master seeds ({}): top-1 error {}; pcc {}.\n",
+            "Seed spread of the default strategy over {} master seeds ({}): top-1 error {}; pcc {}.\n",
             s.seeds.len(),
             seeds.join(", "),
             stats(&s.top1),

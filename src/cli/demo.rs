@@ -22,7 +22,7 @@ pub struct Args {
     #[arg(long)]
     quiet: bool,
     /// Scoring strategy (see `adaptdb search --help`).
-    #[arg(long, default_value = "soft")]
+    #[arg(long, default_value_t = adaptdb::search::Score::default())]
     score: adaptdb::search::Score,
     #[command(flatten)]
     params: super::init::ParamArgs,

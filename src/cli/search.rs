@@ -24,9 +24,9 @@ pub struct Args {
     /// Score every model when the index holds at most this many.
     #[arg(long, default_value_t = SearchOptions::default().exhaustive_limit)]
     exhaustive_limit: usize,
-    /// Scoring strategy: soft (default), exact (needs --keep-distributions at init),
-    /// containment, minhash, or paper.
-    #[arg(long, default_value = "soft")]
+    /// Scoring strategy: hellinger (default), soft, exact (needs --keep-distributions at
+    /// init), containment, minhash, or paper.
+    #[arg(long, default_value_t = Score::default())]
     score: Score,
     /// Only return models whose coverage (hard adaptivity: share of target partitions
     /// matched within the calibrated JS threshold) is at least this.

@@ -161,6 +161,11 @@ impl Sketcher {
         &self.minhash
     }
 
+    /// The squared Hellinger distance estimated from each band count `0 ..= L`.
+    pub fn distances(&self) -> &[f64] {
+        self.lsh.distances()
+    }
+
     /// The JSD-LSH projection (D × K, row-major).
     pub fn projection(&self) -> &[f32] {
         self.lsh.projection()
@@ -198,14 +203,10 @@ impl Sketcher {
     pub fn sketch_codes(&self, codes: &[u8], rows: usize) -> Sketch {
         let l = self.params.bands as usize;
         let counts = partition_counts(&self.space, &self.params, codes, rows);
-        let dim = self.space.dim();
         let sizes = partition::sizes(rows, self.params.partition_rows as usize);
         let mut band_hashes = vec![0u64; sizes.len() * l];
-        band_hashes
-            .par_chunks_mut(l)
-            .zip(counts.par_chunks(dim.max(1)))
-            .zip(&sizes)
-            .for_each(|((out, bins), &n)| self.lsh.band_hashes(&self.space, bins, n, out));
+        self.lsh
+            .band_hashes_many(&self.space, &counts, &sizes, &mut band_hashes);
         let mut flat = band_hashes.clone();
         flat.sort_unstable();
         flat.dedup();

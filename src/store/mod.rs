@@ -1176,6 +1176,7 @@ impl Index {
         let scorer = search::Scorer {
             params,
             space: sketcher.space(),
+            distances: sketcher.distances(),
             minhasher: &self.minhasher,
             padding,
             js_threshold: 2.0 * noise_floor,
