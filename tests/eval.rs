@@ -260,7 +260,7 @@ fn the_harness_writes_its_report_table_and_plot() {
         .collect();
     assert_eq!(rows, METHODS);
     assert!(md.contains("Ties in score are broken by source name ascending"));
-    assert!(md.contains("Seed spread of the default strategy over 1 master seeds"));
+    assert!(md.contains("Seed spread over 1 master seeds"));
     assert!(stdout
         .lines()
         .last()
