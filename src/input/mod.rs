@@ -83,12 +83,19 @@ pub struct Frame {
     pub values: Vec<f64>,
 }
 
-/// Reads a whole source into memory (row-major).
+/// Reads a whole file into memory (row-major).
 ///
 /// # Errors
 /// Every error of [`open`] and [`RowSource::next_row`].
 pub fn read_all(path: &Path, options: &InputOptions) -> Result<Frame, InputError> {
-    let mut source = open(path, options)?;
+    collect(open(path, options)?.as_mut())
+}
+
+/// Reads every remaining row of `source` into memory (row-major).
+///
+/// # Errors
+/// Every error of [`RowSource::next_row`].
+pub fn collect(source: &mut dyn RowSource) -> Result<Frame, InputError> {
     let columns = source.columns().to_vec();
     let mut row = vec![0.0; columns.len()];
     let mut values = Vec::new();
@@ -98,7 +105,7 @@ pub fn read_all(path: &Path, options: &InputOptions) -> Result<Frame, InputError
         rows += 1;
     }
     Ok(Frame {
-        path: path.to_path_buf(),
+        path: source.path().to_path_buf(),
         columns,
         rows,
         values,

@@ -274,24 +274,6 @@ pub fn bin_frame(space: &SampleSpace, frame: &Frame) -> Result<Vec<u8>, SketchEr
     Ok(codes)
 }
 
-/// Reads every row of `source` into memory.
-pub fn collect_frame(source: &mut dyn RowSource) -> Result<Frame, InputError> {
-    let columns = source.columns().to_vec();
-    let mut row = vec![0f64; columns.len()];
-    let mut values = Vec::new();
-    let mut rows = 0;
-    while source.next_row(&mut row)? {
-        values.extend_from_slice(&row);
-        rows += 1;
-    }
-    Ok(Frame {
-        path: source.path().to_path_buf(),
-        columns,
-        rows,
-        values,
-    })
-}
-
 /// A [`RowSource`] over a dataset already in memory.
 pub struct FrameRows<'a> {
     frame: &'a Frame,

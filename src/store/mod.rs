@@ -25,7 +25,7 @@ use crate::error::{Error, Result};
 use crate::input::{self, Frame, InputOptions, RowSource};
 use crate::params::Params;
 use crate::search::{self, Score, SearchOptions, SearchPath, SearchResults};
-use crate::sketch::{collect_frame, MinHasher, Sketch, Sketcher};
+use crate::sketch::{MinHasher, Sketch, Sketcher};
 use crate::space::SampleSpace;
 use catalog::*;
 pub use guard::is_containing_panic;
@@ -619,7 +619,7 @@ impl Index {
             let sketch = sketcher.sketch(source)?;
             return self.commit_registration(registration, sketch, None, started);
         }
-        let frame = collect_frame(source)?;
+        let frame = input::collect(source)?;
         let (sketcher, noise_floor) = self.calibrate(&frame)?;
         let codes = crate::sketch::bin_frame(sketcher.space(), &frame)?;
         let sketch = sketcher.sketch_codes(&codes, frame.rows);
