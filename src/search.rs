@@ -97,7 +97,8 @@ impl FromStr for Score {
 /// scored, so that the top k are the best of the admitted versions.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Filter {
-    /// Only the most recently registered version of each name.
+    /// Only the most recently registered version of each name. On the band-table path a
+    /// hit on any version of a name stands for its latest version, which is then scored.
     pub latest_only: bool,
     /// Only names starting with this.
     pub name_prefix: Option<String>,

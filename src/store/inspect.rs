@@ -358,19 +358,18 @@ impl Index {
         let table = txn
             .open_table(SEGMENTS)
             .map_err(|e| self.db_err(e.into()))?;
-        let mut out = Vec::new();
-        for entry in table.iter().map_err(|e| self.db_err(e.into()))? {
-            let (k, v) = entry.map_err(|e| self.db_err(e.into()))?;
-            let path = segment::segment_path(&self.dir, k.value());
+        let listed = self.listed_segments(&table)?;
+        let info = |(id, committed)| {
+            let path = segment::segment_path(&self.dir, id);
             let file_len = std::fs::metadata(&path).ok().map(|m| m.len());
-            out.push(SegmentInfo {
-                id: k.value(),
+            SegmentInfo {
+                id,
                 path,
-                committed: v.value(),
+                committed,
                 file_len,
-            });
-        }
-        Ok(out)
+            }
+        };
+        Ok(listed.into_iter().map(info).collect())
     }
 
     fn occupancy(&self, txn: &ReadTransaction) -> Result<BandOccupancy> {

@@ -10,6 +10,7 @@ mod registry;
 pub mod segment;
 mod verify;
 
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -305,11 +306,7 @@ impl Index {
         let table = txn
             .open_table(SEGMENTS)
             .map_err(|e| self.db_err(e.into()))?;
-        let mut committed = Vec::new();
-        for entry in table.iter().map_err(|e| self.db_err(e.into()))? {
-            let (k, v) = entry.map_err(|e| self.db_err(e.into()))?;
-            committed.push((k.value(), v.value()));
-        }
+        let committed = self.listed_segments(&table)?;
         drop(table);
         drop(txn);
         Ok(segment::recover(&self.dir, &committed)?)
@@ -990,14 +987,8 @@ impl Index {
             .map_err(|e| self.db_err(e.into()))?;
         let models: Vec<(u32, u64)> = {
             let table = txn.open_table(MODELS).map_err(|e| self.db_err(e.into()))?;
-            let iter = table.iter().map_err(|e| self.db_err(e.into()))?;
-            let mut out = Vec::new();
-            for entry in iter {
-                let (_, v) = entry.map_err(|e| self.db_err(e.into()))?;
-                let m = ModelVersion::decode(v.value()).map_err(|e| self.corrupt(e))?;
-                out.push((m.id, m.flat_len as u64));
-            }
-            out
+            let models = self.all_models(&table)?;
+            models.iter().map(|m| (m.id, m.flat_len as u64)).collect()
         };
         for (id, flat_len) in models {
             let sig = {
@@ -1014,19 +1005,18 @@ impl Index {
 
     fn next_version(&self, txn: &WriteTransaction, name: &str) -> Result<String> {
         let names = txn.open_table(NAMES).map_err(|e| self.db_err(e.into()))?;
-        let range = names
-            .range((name, "")..)
-            .map_err(|e| self.db_err(e.into()))?;
-        let mut highest = 0u64;
-        for entry in range {
-            let (k, _) = entry.map_err(|e| self.db_err(e.into()))?;
-            let (n, v) = k.value();
-            if n != name {
-                break;
-            }
-            highest = highest.max(v.parse().unwrap_or(0));
-        }
-        Ok((highest + 1).to_string())
+        let highest = self
+            .versions_of(&names, name)?
+            .iter()
+            .filter_map(|(v, _)| v.parse::<u64>().ok())
+            .max()
+            .unwrap_or(0);
+        let next = highest
+            .checked_add(1)
+            .ok_or_else(|| StoreError::Unsupported {
+                what: format!("{name} has version {highest}: no numbered version follows it"),
+            })?;
+        Ok(next.to_string())
     }
 
     fn models_with_fingerprint(
@@ -1061,12 +1051,7 @@ impl Index {
     fn models_unguarded(&self) -> Result<Vec<ModelVersion>> {
         let txn = self.begin_read()?;
         let table = txn.open_table(MODELS).map_err(|e| self.db_err(e.into()))?;
-        let mut out = Vec::new();
-        for entry in table.iter().map_err(|e| self.db_err(e.into()))? {
-            let (_, v) = entry.map_err(|e| self.db_err(e.into()))?;
-            out.push(ModelVersion::decode(v.value()).map_err(|e| self.corrupt(e))?);
-        }
-        Ok(out)
+        self.all_models(&table)
     }
 
     /// Searches with the dataset at `path` as the target.
@@ -1135,23 +1120,42 @@ impl Index {
         let mut candidates = Vec::with_capacity(ids.len());
         // The band path scores the `rescore` admitted candidates with the most band hits;
         // the filter applies before that cut, so it never empties a result it could fill.
+        // With `latest_only`, a hit stands for the latest version of its name.
         let limit = match path {
             SearchPath::Exhaustive => usize::MAX,
             SearchPath::Bands { .. } => options.rescore.max(options.top_k),
         };
-        for id in &ids {
+        let names = match options.filter.latest_only {
+            true => Some(txn.open_table(NAMES).map_err(|e| self.db_err(e.into()))?),
+            false => None,
+        };
+        let mut latest: HashMap<String, u32> = HashMap::new();
+        let mut seen = HashSet::new();
+        for &hit in &ids {
             if candidates.len() >= limit {
                 break;
             }
-            let guard = models.get(id).map_err(|e| self.db_err(e.into()))?;
-            let bytes = guard
-                .ok_or_else(|| self.corrupt_msg(format!("band table names unknown model {id}")))?;
-            let model = ModelVersion::decode(bytes.value()).map_err(|e| self.corrupt(e))?;
-            if !options.filter.admits(&model) {
+            let mut model = self.model(&models, hit)?;
+            if let Some(names) = &names {
+                let top = match latest.get(&model.name) {
+                    Some(&top) => top,
+                    None => {
+                        let versions = self.versions_of(names, &model.name)?;
+                        let top = versions.iter().map(|v| v.1).max().unwrap_or(model.id);
+                        latest.insert(model.name.clone(), top);
+                        top
+                    }
+                };
+                if top != model.id {
+                    model = self.model(&models, top)?;
+                }
+            }
+            if !seen.insert(model.id) || !options.filter.admits(&model) {
                 continue;
             }
             let signature = match &signatures {
                 Some(table) => {
+                    let id = model.id;
                     let guard = table.get(id).map_err(|e| self.db_err(e.into()))?;
                     let bytes = guard
                         .ok_or_else(|| self.corrupt_msg(format!("no signature for model {id}")))?;
@@ -1161,12 +1165,7 @@ impl Index {
             };
             candidates.push(search::Candidate { model, signature });
         }
-        drop(signatures);
-        drop(models);
-        if options.filter.latest_only {
-            let latest = self.latest_versions(&txn, &candidates)?;
-            candidates.retain(|c| latest.get(&c.model.name) == Some(&c.model.id));
-        }
+        drop((signatures, names, models));
         let padding = self.read_meta(&txn, KEY_PADDING)?.unwrap_or_default();
         let padding = u64::from_le_bytes(padding.as_slice().try_into().unwrap_or_default());
         let noise_floor = self.noise_floor(&txn)?;
@@ -1200,36 +1199,6 @@ impl Index {
         })
     }
 
-    /// The id of the latest version of each name among `candidates`, from the `names` table
-    /// (so versions that are not candidates count too).
-    fn latest_versions(
-        &self,
-        txn: &ReadTransaction,
-        candidates: &[search::Candidate],
-    ) -> Result<std::collections::HashMap<String, u32>> {
-        let names = txn.open_table(NAMES).map_err(|e| self.db_err(e.into()))?;
-        let mut latest = std::collections::HashMap::new();
-        for c in candidates {
-            let name = c.model.name.as_str();
-            if latest.contains_key(name) {
-                continue;
-            }
-            let mut top = c.model.id;
-            for entry in names
-                .range((name, "")..)
-                .map_err(|e| self.db_err(e.into()))?
-            {
-                let (k, v) = entry.map_err(|e| self.db_err(e.into()))?;
-                if k.value().0 != name {
-                    break;
-                }
-                top = top.max(v.value());
-            }
-            latest.insert(name.to_string(), top);
-        }
-        Ok(latest)
-    }
-
     /// The noise floor measured when the space was fixed; the formula's value scaled by the
     /// measured ratio when the index has none yet.
     fn noise_floor(&self, txn: &ReadTransaction) -> Result<f64> {
@@ -1256,7 +1225,7 @@ impl Index {
         let bands = txn
             .open_multimap_table(BANDS)
             .map_err(|e| self.db_err(e.into()))?;
-        let mut hits: std::collections::HashMap<u32, u32> = std::collections::HashMap::new();
+        let mut hits: HashMap<u32, u32> = HashMap::new();
         for (band, key) in keys.iter().enumerate() {
             for id in bands
                 .get((band as u16, *key))
@@ -1275,6 +1244,68 @@ impl Index {
             candidates: found,
         };
         Ok((ranked.into_iter().map(|(id, _)| id).collect(), path))
+    }
+
+    // ---- catalogue readers, for read and write transactions alike ----
+
+    /// Every (segment, committed length) of the `segments` table, by segment number.
+    pub(crate) fn listed_segments(
+        &self,
+        table: &impl ReadableTable<u32, u64>,
+    ) -> Result<Vec<(u32, u64)>> {
+        let mut out = Vec::new();
+        for entry in table.iter().map_err(|e| self.db_err(e.into()))? {
+            let (k, v) = entry.map_err(|e| self.db_err(e.into()))?;
+            out.push((k.value(), v.value()));
+        }
+        Ok(out)
+    }
+
+    /// Every model of the `models` table, in id order.
+    pub(crate) fn all_models(
+        &self,
+        table: &impl ReadableTable<u32, &'static [u8]>,
+    ) -> Result<Vec<ModelVersion>> {
+        let mut out = Vec::new();
+        for entry in table.iter().map_err(|e| self.db_err(e.into()))? {
+            let (_, v) = entry.map_err(|e| self.db_err(e.into()))?;
+            out.push(ModelVersion::decode(v.value()).map_err(|e| self.corrupt(e))?);
+        }
+        Ok(out)
+    }
+
+    /// The (version, id) pairs of `name` in the `names` table, in version order: its keys
+    /// are (name, version) tuples, so one name's versions are contiguous.
+    pub(crate) fn versions_of(
+        &self,
+        table: &impl ReadableTable<(&'static str, &'static str), u32>,
+        name: &str,
+    ) -> Result<Vec<(String, u32)>> {
+        let mut out = Vec::new();
+        let range = table
+            .range((name, "")..)
+            .map_err(|e| self.db_err(e.into()))?;
+        for entry in range {
+            let (k, v) = entry.map_err(|e| self.db_err(e.into()))?;
+            let (n, version) = k.value();
+            if n != name {
+                break;
+            }
+            out.push((version.to_string(), v.value()));
+        }
+        Ok(out)
+    }
+
+    /// Model `id` of the `models` table; a missing one means a table names a model that
+    /// is not there, which is corruption.
+    fn model(
+        &self,
+        table: &impl ReadableTable<u32, &'static [u8]>,
+        id: u32,
+    ) -> Result<ModelVersion> {
+        let guard = table.get(id).map_err(|e| self.db_err(e.into()))?;
+        let bytes = guard.ok_or_else(|| self.corrupt_msg(format!("no model {id} in models")))?;
+        ModelVersion::decode(bytes.value()).map_err(|e| self.corrupt(e))
     }
 
     // ---- catalogue helpers ----

@@ -73,18 +73,7 @@ impl Index {
                     let found = names.get((name, v)).map_err(|e| self.db_err(e.into()))?;
                     ids.extend(found.map(|g| g.value()));
                 }
-                None => {
-                    let range = names
-                        .range((name, "")..)
-                        .map_err(|e| self.db_err(e.into()))?;
-                    for entry in range {
-                        let (k, v) = entry.map_err(|e| self.db_err(e.into()))?;
-                        if k.value().0 != name {
-                            break;
-                        }
-                        ids.push(v.value());
-                    }
-                }
+                None => ids.extend(self.versions_of(&names, name)?.into_iter().map(|v| v.1)),
             }
             drop(names);
             ids.sort_unstable();
@@ -147,17 +136,11 @@ impl Index {
             return Ok(self.lookup(txn, name, v)?.into_iter().collect());
         }
         let names = txn.open_table(NAMES).map_err(|e| self.db_err(e.into()))?;
-        let mut ids = Vec::new();
-        for entry in names
-            .range((name, "")..)
-            .map_err(|e| self.db_err(e.into()))?
-        {
-            let (k, v) = entry.map_err(|e| self.db_err(e.into()))?;
-            if k.value().0 != name {
-                break;
-            }
-            ids.push(v.value());
-        }
+        let mut ids: Vec<u32> = self
+            .versions_of(&names, name)?
+            .into_iter()
+            .map(|v| v.1)
+            .collect();
         ids.sort_unstable();
         Ok(ids)
     }
@@ -179,7 +162,12 @@ impl Index {
         let started = std::time::Instant::now();
         let mut writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         let txn = self.begin_write()?;
-        let segments_before = self.listed_segments(&txn)?;
+        let segments_before = {
+            let table = txn
+                .open_table(SEGMENTS)
+                .map_err(|e| self.db_err(e.into()))?;
+            self.listed_segments(&table)?
+        };
         let mut report = CompactReport {
             bytes_before: segments_before.iter().map(|&(_, len)| len).sum(),
             segments_before: segments_before.clone(),
@@ -194,7 +182,10 @@ impl Index {
                 return Ok(report);
             }
         };
-        let models = self.all_models(&txn)?;
+        let models = {
+            let table = txn.open_table(MODELS).map_err(|e| self.db_err(e.into()))?;
+            self.all_models(&table)?
+        };
 
         // A new segment numbered after every existing file and the open writer's: ids are
         // never reused, so no reader's cached map of an old id can be stale.
@@ -237,28 +228,6 @@ impl Index {
             "compacted"
         );
         Ok(report)
-    }
-
-    fn listed_segments(&self, txn: &WriteTransaction) -> Result<Vec<(u32, u64)>> {
-        let table = txn
-            .open_table(SEGMENTS)
-            .map_err(|e| self.db_err(e.into()))?;
-        let mut out = Vec::new();
-        for entry in table.iter().map_err(|e| self.db_err(e.into()))? {
-            let (k, v) = entry.map_err(|e| self.db_err(e.into()))?;
-            out.push((k.value(), v.value()));
-        }
-        Ok(out)
-    }
-
-    fn all_models(&self, txn: &WriteTransaction) -> Result<Vec<ModelVersion>> {
-        let table = txn.open_table(MODELS).map_err(|e| self.db_err(e.into()))?;
-        let mut out = Vec::new();
-        for entry in table.iter().map_err(|e| self.db_err(e.into()))? {
-            let (_, v) = entry.map_err(|e| self.db_err(e.into()))?;
-            out.push(ModelVersion::decode(v.value()).map_err(|e| self.corrupt(e))?);
-        }
-        Ok(out)
     }
 
     /// Copies the projection and every model's record into `seg` (each validated first)
