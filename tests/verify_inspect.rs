@@ -552,7 +552,9 @@ fn catalogue_damage_is_reported_precisely() {
         let mut t = txn.open_table(MODELS_TABLE).unwrap();
         t.insert(3, m.encode().as_slice()).unwrap();
     });
-    let p = only_problem(&report);
+    // It disagrees with the record and with the `fingerprints` table: two problems.
+    assert_eq!(report.problems.len(), 2, "{:#?}", report.problems);
+    let p = &report.problems[0];
     assert_eq!(p.file, segment(dir.path()));
     assert_eq!(
         p.what,
@@ -560,6 +562,16 @@ fn catalogue_damage_is_reported_precisely() {
             "the sketch record of model 3 at offset {}: band hashes have fingerprint {:#018x}, \
              the catalogue says 0x000000000000002a",
             models[3].location.offset, models[3].fingerprint
+        )
+    );
+    let p = &report.problems[1];
+    assert_eq!(p.file, catalog(dir.path()));
+    assert_eq!(
+        p.what,
+        format!(
+            "fingerprints[{:#018x}] → model 3 (model_Beijing_2017@1), whose fingerprint is \
+             0x000000000000002a",
+            models[3].fingerprint
         )
     );
 
@@ -676,4 +688,23 @@ fn catalogue_damage_is_reported_precisely() {
 /// The name registered with id `id` (sources in file order).
 fn models_name(id: usize) -> String {
     files(&data("weather_cities/sources"))[id].0.clone()
+}
+
+#[test]
+fn a_missing_fingerprints_entry_is_reported() {
+    let fingerprints: redb::MultimapTableDefinition<u64, u32> =
+        redb::MultimapTableDefinition::new("fingerprints");
+    let (dir, models, report) = damaged(|txn, models| {
+        let mut t = txn.open_multimap_table(fingerprints).unwrap();
+        assert!(t.remove(models[2].fingerprint, 2).unwrap());
+    });
+    let p = only_problem(&report);
+    assert_eq!(p.file, catalog(dir.path()));
+    assert_eq!(
+        p.what,
+        format!(
+            "model 2 ({}@{}) has 0 fingerprints entries, expected 1",
+            models[2].name, models[2].version
+        )
+    );
 }

@@ -9,7 +9,10 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
-use redb::{ReadTransaction, ReadableMultimapTable, ReadableTable, TableDefinition, TableHandle};
+use redb::{
+    MultimapTableDefinition, MultimapTableHandle, ReadTransaction, ReadableMultimapTable,
+    ReadableTable, TableDefinition, TableHandle,
+};
 
 use super::catalog::*;
 use super::segment::{
@@ -837,6 +840,7 @@ impl Index {
         let dim = meta.space.as_ref().map_or(0, SampleSpace::dim);
         let recomputed = c.check_sketches(&models, &to_read, dim);
         c.check_names(&txn, &models);
+        c.check_fingerprints(&txn, &models);
         let stored = c.check_minhash(&txn, &models, &recomputed);
         c.check_bands(&txn, &meta, &models, &stored);
         drop(txn);
@@ -1133,37 +1137,40 @@ impl Checker<'_> {
 }
 
 impl Checker<'_> {
-    /// Every (band, key, id) entry of the band table.
-    fn scan_bands(&mut self, txn: &ReadTransaction) -> Vec<BandEntry> {
-        let bands = self.params.minhash_bands();
+    /// Every (key, value) entry of a multimap table, converted by `f`; like [`Self::scan`],
+    /// trouble reading it is a problem and ends the scan.
+    fn scan_multimap<K, V, T>(
+        &mut self,
+        txn: &ReadTransaction,
+        def: MultimapTableDefinition<K, V>,
+        mut f: impl for<'x> FnMut(K::SelfType<'x>, V::SelfType<'x>) -> T,
+    ) -> Vec<T>
+    where
+        K: redb::Key + 'static,
+        V: redb::Key + 'static,
+    {
+        let name = def.name().to_string();
         let mut out = Vec::new();
-        let mut out_of_range = 0usize;
-        let trouble = self.contained("bands", || {
-            let table = match txn.open_multimap_table(BANDS) {
+        let trouble = self.contained(&name, || {
+            let table = match txn.open_multimap_table(def) {
                 Ok(t) => t,
-                Err(e) => return Some(format!("table bands cannot be opened: {e}")),
+                Err(e) => return Some(format!("table {name} cannot be opened: {e}")),
             };
             let iter = match table.iter() {
                 Ok(it) => it,
-                Err(e) => return Some(format!("table bands cannot be read: {e}")),
+                Err(e) => return Some(format!("table {name} cannot be read: {e}")),
             };
             for entry in iter {
                 let (k, values) = match entry {
                     Ok(e) => e,
-                    Err(e) => return Some(format!("table bands: entry cannot be read: {e}")),
+                    Err(e) => return Some(format!("table {name}: entry cannot be read: {e}")),
                 };
-                let (band, key) = k.value();
-                if band as usize >= bands {
-                    out_of_range += 1;
-                }
                 for v in values {
                     match v {
-                        Ok(id) => out.push((band, key, id.value())),
+                        Ok(v) => out.push(f(k.value(), v.value())),
                         Err(e) => {
-                            return Some(format!(
-                                "table bands: values of band {band} key {key:#018x} cannot be \
-                                 read: {e}"
-                            ))
+                            let at = out.len();
+                            return Some(format!("table {name}: value {at} cannot be read: {e}"));
                         }
                     }
                 }
@@ -1173,12 +1180,51 @@ impl Checker<'_> {
         if let Some(what) = trouble {
             self.catalog(what);
         }
+        out
+    }
+
+    /// Every (band, key, id) entry of the band table.
+    fn scan_bands(&mut self, txn: &ReadTransaction) -> Vec<BandEntry> {
+        let bands = self.params.minhash_bands();
+        let out = self.scan_multimap(txn, BANDS, |(band, key), id| (band, key, id));
+        let out_of_range = out.iter().filter(|e| e.0 as usize >= bands).count();
         if out_of_range > 0 {
             self.catalog(format!(
-                "bands: {out_of_range} keys name a band ≥ {bands} (K_m / r_m band tables)"
+                "bands: {out_of_range} entries name a band ≥ {bands} (K_m / r_m band tables)"
             ));
         }
         out
+    }
+
+    /// `fingerprints` holds exactly one entry per model, under its fingerprint
+    /// (FORMAT.md §3.6).
+    fn check_fingerprints(&mut self, txn: &ReadTransaction, models: &BTreeMap<u32, ModelVersion>) {
+        let entries = self.scan_multimap(txn, FINGERPRINTS, |fp, id| (fp, id));
+        let mut count: HashMap<u32, usize> = HashMap::new();
+        for (fp, id) in entries {
+            let Some(m) = models.get(&id) else {
+                self.catalog(format!(
+                    "fingerprints[{fp:#018x}] → model {id}, which does not exist"
+                ));
+                continue;
+            };
+            if m.fingerprint != fp {
+                self.catalog(format!(
+                    "fingerprints[{fp:#018x}] → model {id} ({}@{}), whose fingerprint is {:#018x}",
+                    m.name, m.version, m.fingerprint
+                ));
+            }
+            *count.entry(id).or_default() += 1;
+        }
+        for (&key, m) in models {
+            let n = count.get(&key).copied().unwrap_or(0);
+            if n != 1 {
+                self.catalog(format!(
+                    "model {key} ({}@{}) has {n} fingerprints entries, expected 1",
+                    m.name, m.version
+                ));
+            }
+        }
     }
 }
 
