@@ -45,12 +45,14 @@ pub fn js(space: &SampleSpace, alpha: f64, p: Counts, q: Counts) -> f64 {
 /// The noise floor of a dataset: the mean JS between its partitions taken in pairs
 /// (0,1), (1,2), …, (m−1,0). Two random partitions of one dataset differ only by sampling
 /// noise, so this is the divergence below which partitions are indistinguishable. With
-/// fewer than two partitions, 0.6 × (B−1)/(4s), the measured ratio to the formula.
+/// fewer than two partitions, or partitions so alike that the mean is 0 (which would make
+/// the bucket width 0), 0.6 × (B−1)/(4s), the measured ratio to the formula.
 pub fn noise_floor(space: &SampleSpace, params: &Params, counts: &[u32], sizes: &[u32]) -> f64 {
     let dim = space.dim();
     let m = sizes.len();
+    let formula = 0.6 * (params.bins as f64 - 1.0) / (4.0 * params.partition_rows as f64);
     if m < 2 {
-        return 0.6 * (params.bins as f64 - 1.0) / (4.0 * params.partition_rows as f64);
+        return formula;
     }
     let part = |i: usize| Counts {
         bins: &counts[i * dim..(i + 1) * dim],
@@ -60,7 +62,12 @@ pub fn noise_floor(space: &SampleSpace, params: &Params, counts: &[u32], sizes: 
     let total: f64 = (0..pairs)
         .map(|i| js(space, params.alpha, part(i), part((i + 1) % m)))
         .sum();
-    total / pairs as f64
+    let mean = total / pairs as f64;
+    if mean > 0.0 {
+        mean
+    } else {
+        formula
+    }
 }
 
 /// The standard normal CDF.

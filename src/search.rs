@@ -263,9 +263,9 @@ impl Scorer<'_> {
     }
 
     fn score(&self, target: &Sketch, c: Candidate, score: Score) -> Result<Match> {
-        let bytes = self.segments.read(&c.model.location)?;
-        let record = bytes.record()?;
         let p = self.params;
+        let bytes = self.segments.read(&c.model.location)?;
+        let record = bytes.sketch(p.bands as usize, self.space.dim())?;
         let tau =
             divergence::band_threshold(self.js_threshold, p.bucket_width, p.rows_per_band, p.bands);
         let bands = || -> Vec<u64> { record.band_hashes.iter().map(|h| h.to_native()).collect() };
@@ -293,9 +293,12 @@ impl Scorer<'_> {
             }
             Score::MinHash => {
                 let sig = c.signature.as_deref().unwrap_or_default();
-                let padded =
-                    self.minhasher
-                        .padded(sig, c.model.flat_len as u64, self.padding, c.model.id);
+                let padded = self.minhasher.padded(
+                    sig,
+                    c.model.flat_len as u64,
+                    self.padding,
+                    c.model.fingerprint,
+                );
                 let o = band_overlap(target, &bands(), p.bands as usize);
                 let est =
                     minhash_containment(&target.minhash, &padded, target.flat.len(), self.padding);

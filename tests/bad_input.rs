@@ -161,3 +161,36 @@ fn duplicate_version_is_refused() {
     }
     assert_eq!(snapshot(&index_dir), before);
 }
+
+#[test]
+fn a_constant_first_dataset_is_refused_and_leaves_the_index_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = Index::create(dir.path().join("index"), Params::default()).unwrap();
+    let rows: String = (0..300).map(|_| "1.5,7,0\n").collect();
+    let path = write(dir.path(), "constant.csv", &format!("a,b,label\n{rows}"));
+    let reg = Registration::new("m").version("1");
+    let err = index
+        .register_file(&reg, &path, &InputOptions::default())
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Sketch(SketchError::ConstantReference { rows: 300, .. })
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("constant.csv"), "{err}");
+    assert!(index.models().unwrap().is_empty());
+    assert!(index.space().unwrap().is_none());
+
+    // One varied column is enough: the constant one gets a single bin.
+    let rows: String = (0..300).map(|i| format!("1.5,{},0\n", i % 37)).collect();
+    let path = write(dir.path(), "varied.csv", &format!("a,b,label\n{rows}"));
+    index
+        .register_file(&reg, &path, &InputOptions::default())
+        .unwrap();
+    let space = index.space().unwrap().unwrap();
+    assert_eq!(space.columns()[0].bins(), 1);
+    assert_eq!(space.columns()[1].bins(), 16);
+    assert!(index.params().bucket_width > 0.0);
+}

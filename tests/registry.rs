@@ -656,3 +656,39 @@ fn latest_only_finds_the_latest_version_behind_many_older_ones_on_the_band_path(
         .iter()
         .any(|l| l.starts_with("model_Mumbai@") && l != "model_Mumbai@30"));
 }
+
+/// The padding of a MinHash signature is keyed by the sketch's fingerprint, not the model
+/// id (FORMAT.md §2.5): the same training data under two versions scores the same.
+#[test]
+fn identical_data_under_two_versions_scores_identically_under_every_strategy() {
+    use adaptdb::search::Score;
+    let dir = tempfile::tempdir().unwrap();
+    let index = Index::create(dir.path(), Params::default()).unwrap();
+    let input = InputOptions::default();
+    for (name, stem) in [
+        ("a", "model_Chicago_2016"),
+        ("b", "model_Mumbai_2016"),
+        ("b", "model_Mumbai_2016"),
+    ] {
+        index
+            .register_file(&Registration::new(name), &source(stem), &input)
+            .unwrap();
+    }
+    for score in Score::ALL.into_iter().filter(|s| *s != Score::Exact) {
+        let options = SearchOptions {
+            score,
+            ..SearchOptions::default()
+        };
+        let found = index
+            .search_file(&target("target_Mumbai_2017"), &input, &options)
+            .unwrap();
+        let b: Vec<(&str, f64)> = found
+            .matches
+            .iter()
+            .filter(|m| m.model.name == "b")
+            .map(|m| (m.model.version.as_str(), m.adaptivity))
+            .collect();
+        assert_eq!(b.len(), 2, "{score}");
+        assert_eq!(b[0].1.to_bits(), b[1].1.to_bits(), "{score}: {b:?}");
+    }
+}

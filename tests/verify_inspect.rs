@@ -552,8 +552,23 @@ fn catalogue_damage_is_reported_precisely() {
         let mut t = txn.open_table(MODELS_TABLE).unwrap();
         t.insert(3, m.encode().as_slice()).unwrap();
     });
-    // It disagrees with the record and with the `fingerprints` table: two problems.
-    assert_eq!(report.problems.len(), 2, "{:#?}", report.problems);
+    // It disagrees with the record and with the `fingerprints` table, and the padding of
+    // its band-table entries is keyed by it (FORMAT.md §2.5), so its entries are both
+    // missing and unexplained: four problems.
+    assert_eq!(report.problems.len(), 4, "{:#?}", report.problems);
+    for (bands, what) in report.problems[2..]
+        .iter()
+        .zip(["missing", "not recomputed"])
+    {
+        assert_eq!(bands.file, catalog(dir.path()));
+        assert!(
+            bands.what.starts_with("bands: ")
+                && bands.what.contains(what)
+                && bands.what.contains("→ model 3"),
+            "{}",
+            bands.what
+        );
+    }
     let p = &report.problems[0];
     assert_eq!(p.file, segment(dir.path()));
     assert_eq!(
@@ -651,7 +666,12 @@ fn catalogue_damage_is_reported_precisely() {
             .map(|c| u64::from_le_bytes(c.try_into().unwrap()))
             .collect();
         let mh = adaptdb::sketch::MinHasher::new(&Params::default());
-        let padded = mh.padded(&words, models[8].flat_len as u64, bound, 8);
+        let padded = mh.padded(
+            &words,
+            models[8].flat_len as u64,
+            bound,
+            models[8].fingerprint,
+        );
         let i = (0..words.len())
             .find(|&i| padded[i] == words[i] && words[i] & 1 == 1)
             .unwrap();

@@ -52,7 +52,7 @@ impl CsvSource {
     ) -> Result<Self, InputError> {
         let io_err = |source: io::Error| InputError::Io {
             path: path.to_path_buf(),
-            source,
+            error: source,
         };
         let file = File::open(path).map_err(io_err)?;
         let mut buffered = BufReader::with_capacity(BUFFER_BYTES, file);
@@ -387,7 +387,7 @@ fn csv_error(path: &Path, error: ::csv::Error) -> InputError {
     };
     InputError::Io {
         path: path.to_path_buf(),
-        source,
+        error: source,
     }
 }
 
@@ -572,7 +572,10 @@ mod tests {
         let dir = TempDir::new().unwrap();
         let path = dir.path().join("absent.csv");
         match default_read(&path) {
-            Err(InputError::Io { path: p, source }) => {
+            Err(InputError::Io {
+                path: p,
+                error: source,
+            }) => {
                 assert_eq!(p, path);
                 assert_eq!(source.kind(), std::io::ErrorKind::NotFound);
             }

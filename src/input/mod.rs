@@ -117,12 +117,12 @@ pub fn collect(source: &mut dyn RowSource) -> Result<Frame, InputError> {
 #[non_exhaustive]
 pub enum InputError {
     /// Reading the file failed (including a corrupt gzip stream).
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {error}", path.display())]
     Io {
         /// The file being read.
         path: PathBuf,
-        /// The underlying error.
-        source: std::io::Error,
+        /// The underlying error (part of the message, so not also a `source()`).
+        error: std::io::Error,
     },
     /// The file name does not end in `.csv` or `.csv.gz`.
     #[error("{}: unsupported input format (expected .csv or .csv.gz)", path.display())]

@@ -46,12 +46,12 @@ const CHECKSUM_LEN: usize = 8;
 #[non_exhaustive]
 pub enum SketchFileError {
     /// The file could not be read or written.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {error}", path.display())]
     Io {
         /// The sketch file.
         path: PathBuf,
-        /// The operating system's error.
-        source: std::io::Error,
+        /// The operating system's error (part of the message, so not also a `source()`).
+        error: std::io::Error,
     },
     /// The file has no bytes at all.
     #[error("{}: empty file, not an adaptdb sketch file", path.display())]
@@ -332,7 +332,7 @@ fn check(s: &Sketch) -> Result<(), String> {
 pub fn write_sketch(path: &Path, sketch: &Sketch, spec: u64) -> Result<(), SketchFileError> {
     let io = |source| SketchFileError::Io {
         path: path.to_path_buf(),
-        source,
+        error: source,
     };
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
@@ -358,7 +358,7 @@ pub fn write_sketch(path: &Path, sketch: &Sketch, spec: u64) -> Result<(), Sketc
 pub fn read_sketch(path: &Path) -> Result<(Sketch, u64), SketchFileError> {
     let bytes = std::fs::read(path).map_err(|source| SketchFileError::Io {
         path: path.to_path_buf(),
-        source,
+        error: source,
     })?;
     decode(path, &bytes)
 }

@@ -39,8 +39,10 @@ impl MinHasher {
     }
 
     /// The signature of `set_len` elements padded to `bound` elements with fresh ones that
-    /// no query holds, drawn for `model` (ALGORITHM.md §4.5).
-    pub fn padded(&self, signature: &[u64], set_len: u64, bound: u64, model: u32) -> Vec<u64> {
+    /// no query holds (asymmetric minwise hashing, simulated: FORMAT.md §2.5). The pad is
+    /// drawn for `pad_key`, the dataset's sketch fingerprint, so that identical training
+    /// data pads identically whatever version it is registered under.
+    pub fn padded(&self, signature: &[u64], set_len: u64, bound: u64, pad_key: u64) -> Vec<u64> {
         let pad = bound.saturating_sub(set_len);
         if pad == 0 {
             return signature.to_vec();
@@ -49,7 +51,7 @@ impl MinHasher {
             .iter()
             .enumerate()
             .map(|(i, &s)| {
-                let u = unit_open(hash_words(self.pad_seed, &[model as u64, 0, i as u64]));
+                let u = unit_open(hash_words(self.pad_seed, &[pad_key, 0, i as u64]));
                 let frac = -libm::expm1(libm::log(u) / pad as f64);
                 s.min((frac * 18_446_744_073_709_551_616.0) as u64)
             })
@@ -95,8 +97,8 @@ mod tests {
         let q: Vec<u64> = (0..40).map(|i| mix64(i + 1)).collect();
         let x: Vec<u64> = (15..85).map(|i| mix64(i + 1)).collect();
         let mut total = 0.0;
-        for model in 0..8 {
-            let padded = h.padded(&h.signature(&x), 70, 200, model);
+        for dataset in 0..8 {
+            let padded = h.padded(&h.signature(&x), 70, 200, dataset);
             let sq = h.signature(&q);
             total += sq.iter().zip(&padded).filter(|(a, b)| a == b).count() as f64 / 4096.0;
         }

@@ -46,6 +46,20 @@ pub enum SketchError {
         /// The limit.
         max: u64,
     },
+    /// The first registration's data cannot fix a usable sample space: every feature
+    /// column holds a single value, so every dataset would map to the same distribution.
+    #[error(
+        "{}: every feature column has a single value in its {rows} rows, so it cannot fix \
+         the index's sample space (the first registration places the bin edges); register a \
+         larger or more varied dataset first",
+        path.display()
+    )]
+    ConstantReference {
+        /// The data file.
+        path: PathBuf,
+        /// Its rows.
+        rows: usize,
+    },
     /// A sketch file could not be read, written, merged or registered.
     #[error(transparent)]
     File(#[from] file::SketchFileError),

@@ -33,12 +33,11 @@ pub fn contain<T>(path: &Path, f: impl FnOnce() -> Result<T>) -> Result<T> {
             .map(|s| s.to_string())
             .or_else(|| payload.downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "no message".into());
-        tracing::error!(path = %path.display(), %message, "contained a panic reading the index");
+        // The error is returned, with the message: the log need not shout it too.
+        tracing::debug!(path = %path.display(), %message, "contained a panic reading the index");
         Err(Error::Store(StoreError::Corrupt {
             path: path.to_path_buf(),
-            reason: format!(
-                "reading it failed ({message}); the file is damaged — run `adaptdb verify`"
-            ),
+            reason: format!("the catalogue is damaged: redb failed reading it ({message})"),
         }))
     })
 }

@@ -184,11 +184,12 @@ impl Index {
         let started = std::time::Instant::now();
         let txn = self.begin_read()?;
         let format = self.meta_bytes(&txn, KEY_FORMAT, 4)?;
-        let format_version = u32::from_le_bytes(self.fixed(KEY_FORMAT, &format)?);
-        let padding =
-            u64::from_le_bytes(self.fixed(KEY_PADDING, &self.meta_bytes(&txn, KEY_PADDING, 8)?)?);
+        let format_version = u32::from_le_bytes(self.meta_array(KEY_FORMAT, &format)?);
+        let padding = u64::from_le_bytes(
+            self.meta_array(KEY_PADDING, &self.meta_bytes(&txn, KEY_PADDING, 8)?)?,
+        );
         let next = self.meta_bytes(&txn, KEY_NEXT_MODEL, 4)?;
-        let next_model = u32::from_le_bytes(self.fixed(KEY_NEXT_MODEL, &next)?);
+        let next_model = u32::from_le_bytes(self.meta_array(KEY_NEXT_MODEL, &next)?);
         let space = match self.read_meta(&txn, KEY_SPACE)? {
             Some(bytes) => {
                 let space = SampleSpace::decode(&bytes).map_err(|e| self.corrupt(e))?;
@@ -269,8 +270,9 @@ impl Index {
                 found.ok_or_else(|| self.corrupt_msg(format!("no signature for model {id}")))?;
             decode_words(bytes.value()).map_err(|e| self.corrupt(e))?
         };
-        let padding =
-            u64::from_le_bytes(self.fixed(KEY_PADDING, &self.meta_bytes(&txn, KEY_PADDING, 8)?)?);
+        let padding = u64::from_le_bytes(
+            self.meta_array(KEY_PADDING, &self.meta_bytes(&txn, KEY_PADDING, 8)?)?,
+        );
         let loc = model.location;
         let in_range = loc.offset.checked_add(loc.len as u64).is_some()
             && (loc.len as usize) <= MAX_RECORD_LEN
@@ -301,7 +303,12 @@ impl Index {
             .map(|p| p.iter().take(QUOTED_VALUES).copied().collect())
             .collect();
         let mh = &self.minhasher;
-        let keys = mh.band_keys(&mh.padded(&signature, model.flat_len as u64, padding, id));
+        let keys = mh.band_keys(&mh.padded(
+            &signature,
+            model.flat_len as u64,
+            padding,
+            model.fingerprint,
+        ));
         let table = txn
             .open_multimap_table(BANDS)
             .map_err(|e| self.db_err(e.into()))?;
@@ -342,16 +349,6 @@ impl Index {
     fn meta_bytes(&self, txn: &ReadTransaction, key: &str, len: usize) -> Result<Vec<u8>> {
         let bytes = self.read_meta(txn, key)?;
         bytes.ok_or_else(|| self.corrupt_msg(format!("meta has no {key} ({len} bytes)")))
-    }
-
-    /// A fixed-width meta value.
-    fn fixed<const N: usize>(&self, key: &str, bytes: &[u8]) -> Result<[u8; N]> {
-        bytes.try_into().map_err(|_| {
-            self.corrupt_msg(format!(
-                "meta value {key} has {} bytes, expected {N}",
-                bytes.len()
-            ))
-        })
     }
 
     fn segment_infos(&self, txn: &ReadTransaction) -> Result<Vec<SegmentInfo>> {

@@ -26,7 +26,7 @@ use crate::error::{Error, Result};
 use crate::input::{self, Frame, InputOptions, RowSource};
 use crate::params::Params;
 use crate::search::{self, Score, SearchOptions, SearchPath, SearchResults};
-use crate::sketch::{MinHasher, Sketch, Sketcher};
+use crate::sketch::{MinHasher, Sketch, SketchError, Sketcher};
 use crate::space::SampleSpace;
 use catalog::*;
 pub use guard::is_containing_panic;
@@ -52,20 +52,20 @@ pub const CATALOG_FILE: &str = "catalog.redb";
 #[non_exhaustive]
 pub enum StoreError {
     /// A file could not be read or written.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {error}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
-        /// The operating system's error.
-        source: std::io::Error,
+        /// The operating system's error (part of the message, so not also a `source()`).
+        error: std::io::Error,
     },
     /// The catalogue database reported an error.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {error}", path.display())]
     Catalog {
         /// The catalogue file.
         path: PathBuf,
-        /// redb's error.
-        source: Box<redb::Error>,
+        /// redb's error (part of the message, so not also a `source()`).
+        error: Box<redb::Error>,
     },
     /// Another process holds the index open for writing (or, for a writer, at all).
     #[error("{}: the index is open for writing in another process", path.display())]
@@ -151,6 +151,26 @@ pub enum StoreError {
         /// What is missing.
         what: String,
     },
+    /// The index's last writer died without closing it, and this read-only open could not
+    /// recover it.
+    #[error(
+        "{}: the last process writing this index did not close it (it was killed or \
+         crashed), and it could not be recovered for reading: {reason}; opening it for \
+         writing once (any write command) recovers it",
+        path.display()
+    )]
+    NeedsRecovery {
+        /// The catalogue file.
+        path: PathBuf,
+        /// Why recovery did not happen here.
+        reason: String,
+    },
+    /// A sketch given to register does not fit the index (FORMAT.md §11 lists the checks).
+    #[error("the sketch cannot be registered in this index: {reason}")]
+    InvalidSketch {
+        /// What does not fit.
+        reason: String,
+    },
     /// A write was attempted through a read-only handle.
     #[error("{}: the index was opened read-only", path.display())]
     ReadOnly {
@@ -190,6 +210,52 @@ impl Registration {
     pub fn version(mut self, version: impl Into<String>) -> Self {
         self.version = Some(version.into());
         self
+    }
+
+    /// Checks every field before anything is written: labels are non-empty, at most 512
+    /// bytes, free of control characters and of surrounding whitespace (a name also of
+    /// '@', which separates name and version on the command line); metadata keys are
+    /// labels too; a source accuracy is a number in [0, 1].
+    ///
+    /// # Errors
+    /// [`StoreError::InvalidLabel`] naming the field.
+    pub fn validate(&self) -> Result<(), StoreError> {
+        validate_label("name", &self.name)?;
+        if self.name.contains('@') {
+            return Err(StoreError::InvalidLabel {
+                what: "name",
+                value: self.name.clone(),
+                reason: "must not contain '@' (it separates name and version)",
+            });
+        }
+        if let Some(v) = &self.version {
+            validate_label("version", v)?;
+        }
+        for (key, value) in &self.metadata {
+            validate_label("metadata key", key)?;
+            if value.chars().any(char::is_control) {
+                return Err(StoreError::InvalidLabel {
+                    what: "metadata value",
+                    value: value.clone(),
+                    reason: "contains control characters",
+                });
+            }
+        }
+        if self.uri.chars().any(char::is_control) {
+            return Err(StoreError::InvalidLabel {
+                what: "uri",
+                value: self.uri.clone(),
+                reason: "contains control characters",
+            });
+        }
+        match self.source_accuracy {
+            Some(a) if !(0.0..=1.0).contains(&a) => Err(StoreError::InvalidLabel {
+                what: "source accuracy",
+                value: a.to_string(),
+                reason: "must be a number between 0 and 1",
+            }),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -249,6 +315,9 @@ fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
+/// Read-only opens of an index that needs recovery, before giving up (FORMAT.md §7).
+const RECOVERY_ATTEMPTS: u32 = 6;
+
 fn builder() -> redb::Builder {
     let mut b = Database::builder();
     b.set_concurrency_mode(ConcurrencyMode::SingleWriter);
@@ -267,7 +336,7 @@ impl Index {
         }
         std::fs::create_dir_all(&dir).map_err(|source| StoreError::Io {
             path: dir.clone(),
-            source,
+            error: source,
         })?;
         let db = builder()
             .create(&catalog_path)
@@ -287,10 +356,11 @@ impl Index {
     /// Opens an existing index for reading and writing.
     pub fn open(dir: impl AsRef<Path>) -> Result<Self> {
         let (dir, catalog_path) = Self::locate(dir.as_ref())?;
-        let db = builder()
-            .open(&catalog_path)
-            .map_err(|e| db_error(&catalog_path, e.into()))?;
         let guard_path = catalog_path.clone();
+        // redb reads the allocator state while opening, and may panic on a damaged page.
+        let db = guard::contain(&guard_path, || {
+            (builder().open(&catalog_path)).map_err(|e| db_error(&catalog_path, e.into()).into())
+        })?;
         guard::contain(&guard_path, || {
             let index = Self::load(dir, catalog_path, Catalog::Writable(db))?;
             index.recover_segments()?;
@@ -323,7 +393,7 @@ impl Index {
         let (_, catalog_path) = Self::locate(dir.as_ref())?;
         let io = |source| StoreError::Io {
             path: catalog_path.clone(),
-            source,
+            error: source,
         };
         let stamp = |p: &Path| std::fs::metadata(p).map(|m| (m.len(), m.modified().ok()));
         let tmp = tempfile::tempdir().map_err(io)?;
@@ -340,7 +410,7 @@ impl Index {
                 match b.open(&copy) {
                     Ok(_) => Ok(()),
                     Err(e) => Err(match db_error(&catalog_path, e.into()) {
-                        StoreError::Catalog { source, .. } => StoreError::Corrupt {
+                        StoreError::Catalog { error: source, .. } => StoreError::Corrupt {
                             path: catalog_path.clone(),
                             reason: format!("page check failed: {source}"),
                         },
@@ -357,15 +427,70 @@ impl Index {
     }
 
     /// Opens an existing index read-only; it may be open for writing in another process.
+    ///
+    /// An index whose last writer died (killed, or its machine lost power) must be
+    /// recovered by a writer before anyone can read it: redb rolls its catalogue back to
+    /// the last commit, and the segments lose their uncommitted tails (FORMAT.md §5). When
+    /// no process holds the index for writing, this does that recovery itself, as the next
+    /// writer would, and then opens it read-only; if it cannot (no write permission, say),
+    /// the error says what happened and what to do.
     pub fn open_read_only(dir: impl AsRef<Path>) -> Result<Self> {
         let (dir, catalog_path) = Self::locate(dir.as_ref())?;
-        let db = builder()
-            .open_read_only(&catalog_path)
-            .map_err(|e| db_error(&catalog_path, e.into()))?;
-        let guard_path = catalog_path.clone();
-        guard::contain(&guard_path, || {
-            Self::load(dir, catalog_path, Catalog::ReadOnly(db))
-        })
+        let mut recovered = false;
+        for attempt in 0.. {
+            let opened =
+                guard::contain(
+                    &catalog_path,
+                    || Ok(builder().open_read_only(&catalog_path)),
+                );
+            let db = match opened? {
+                Ok(db) => db,
+                Err(redb::DatabaseError::RepairAborted) if attempt < RECOVERY_ATTEMPTS => {
+                    if !recovered {
+                        recovered = Self::recover_for_readers(&dir, &catalog_path)?;
+                    }
+                    // A writer in another process is recovering it: give it a moment.
+                    std::thread::sleep(std::time::Duration::from_millis(50 << attempt.min(4)));
+                    continue;
+                }
+                Err(redb::DatabaseError::RepairAborted) => {
+                    return Err(StoreError::NeedsRecovery {
+                        path: catalog_path,
+                        reason: "another process holds it for writing but has not recovered it"
+                            .into(),
+                    }
+                    .into())
+                }
+                Err(e) => return Err(db_error(&catalog_path, e.into()).into()),
+            };
+            let guard_path = catalog_path.clone();
+            return guard::contain(&guard_path, || {
+                Self::load(dir, catalog_path, Catalog::ReadOnly(db))
+            });
+        }
+        unreachable!("the loop returns once attempts run out")
+    }
+
+    /// Opens the index for writing and closes it again, so that it recovers from a writer
+    /// that died; returns false when another process holds it for writing (that process
+    /// recovers it). Called by read-only opens only.
+    fn recover_for_readers(dir: &Path, catalog_path: &Path) -> Result<bool> {
+        tracing::warn!(
+            path = %catalog_path.display(),
+            "the index's last writer did not close it; recovering it before reading"
+        );
+        match Self::open(dir) {
+            Ok(index) => {
+                drop(index);
+                Ok(true)
+            }
+            Err(Error::Store(StoreError::Locked { .. })) => Ok(false),
+            Err(e) => Err(StoreError::NeedsRecovery {
+                path: catalog_path.to_path_buf(),
+                reason: format!("opening it for writing to recover it failed: {e}"),
+            }
+            .into()),
+        }
     }
 
     /// Opens the index in `dir` for writing, creating it with `params` if there is none.
@@ -537,28 +662,61 @@ impl Index {
         sketch: Sketch,
     ) -> Result<Registered> {
         guard::contain(&self.catalog_path, || {
-            validate_label("name", &registration.name)?;
-            if let Some(v) = &registration.version {
-                validate_label("version", v)?;
-            }
-            let sketcher = self.require_sketcher()?;
-            let p = sketcher.params();
-            let parts = sketch.partitions();
-            let dim = sketcher.space().dim();
-            let counts_ok = sketch.counts.is_empty() || sketch.counts.len() == parts * dim;
-            let sizes_ok = sketch.sizes.len() == parts
-                && sketch.sizes.iter().map(|&n| n as u64).sum::<u64>() == sketch.rows;
-            let shape_ok = sketch.bands == p.bands
-                && sketch.minhash.len() == p.minhash_size as usize
-                && sketch.band_hashes.len() == parts * p.bands as usize;
-            if !(counts_ok && sizes_ok && shape_ok && parts > 0) {
-                return Err(StoreError::Unsupported {
-                    what: "the sketch was not computed with this index's parameters".into(),
-                }
-                .into());
-            }
+            registration.validate()?;
+            self.check_sketch(&sketch)?;
             self.commit_registration(registration, sketch, None, std::time::Instant::now())
         })
+    }
+
+    /// Checks that a sketch made elsewhere (a sketch file, a caller's own) has the shape
+    /// this index's parameters give and is consistent in itself: the flattened set is the
+    /// distinct band hashes, the MinHash signature is the flattened set's, partitions have
+    /// rows, and bin counts are there when the index keeps distributions.
+    fn check_sketch(&self, sketch: &Sketch) -> Result<()> {
+        let sketcher = self.require_sketcher()?;
+        let p = sketcher.params();
+        let (l, parts, dim) = (
+            p.bands as usize,
+            sketch.partitions(),
+            sketcher.space().dim(),
+        );
+        let rows: u64 = sketch.sizes.iter().map(|&n| n as u64).sum();
+        let problem = if sketch.bands != p.bands || sketch.band_hashes.len() != parts * l {
+            format!(
+                "{} band hashes of {} bands per partition; the index has {l} bands",
+                sketch.band_hashes.len(),
+                sketch.bands
+            )
+        } else if parts == 0 || sketch.sizes.len() != parts || sketch.sizes.contains(&0) {
+            format!("{} partitions with {} sizes", parts, sketch.sizes.len())
+        } else if rows != sketch.rows {
+            format!("partitions of {rows} rows in all, but {} rows", sketch.rows)
+        } else if !(sketch.counts.is_empty() || sketch.counts.len() == parts * dim) {
+            format!(
+                "{} bin counts for {parts} partitions of {dim} bins",
+                sketch.counts.len()
+            )
+        } else if p.keep_distributions && sketch.counts.is_empty() {
+            "no bin counts, and this index keeps every partition's distribution".into()
+        } else if sketch.minhash.len() != p.minhash_size as usize {
+            format!(
+                "a MinHash signature of {} values; the index uses {}",
+                sketch.minhash.len(),
+                p.minhash_size
+            )
+        } else {
+            let mut flat = sketch.band_hashes.clone();
+            flat.sort_unstable();
+            flat.dedup();
+            if flat != sketch.flat {
+                "its flattened set is not the distinct band hashes".into()
+            } else if sketcher.minhasher().signature(&flat) != sketch.minhash {
+                "its MinHash signature is not its flattened set's".into()
+            } else {
+                return Ok(());
+            }
+        };
+        Err(StoreError::InvalidSketch { reason: problem }.into())
     }
 
     /// Registers the dataset at `path` as the training data of `registration`.
@@ -594,10 +752,7 @@ impl Index {
     ) -> Result<Registered> {
         let span = tracing::debug_span!("register", name = %registration.name);
         let _enter = span.enter();
-        validate_label("name", &registration.name)?;
-        if let Some(v) = &registration.version {
-            validate_label("version", v)?;
-        }
+        registration.validate()?;
         if matches!(self.db, Catalog::ReadOnly(_)) {
             return Err(StoreError::ReadOnly {
                 path: self.dir.clone(),
@@ -632,6 +787,13 @@ impl Index {
     fn calibrate(&self, frame: &Frame) -> Result<(Arc<Sketcher>, f64)> {
         let mut p = self.params();
         let space = SampleSpace::from_reference(frame, p.bins, p.reference_rows as usize, p.seed);
+        if space.dim() == space.columns().len() {
+            return Err(SketchError::ConstantReference {
+                path: frame.path.clone(),
+                rows: frame.rows,
+            }
+            .into());
+        }
         let codes = crate::sketch::bin_frame(&space, frame)?;
         let counts = crate::sketch::partition_counts(&space, &p, &codes, frame.rows);
         let sizes = crate::sketch::partition::sizes(frame.rows, p.partition_rows as usize);
@@ -722,6 +884,15 @@ impl Index {
         let n = items.len();
         let result = guard::contain(&self.catalog_path, || {
             self.require_sketcher()?;
+            // Checked before the write lock is taken: other writers need not wait for it.
+            let checks: Vec<Result<()>> = items
+                .iter()
+                .map(|(r, s)| {
+                    r.validate()
+                        .map_err(Error::from)
+                        .and_then(|()| self.check_sketch(s))
+                })
+                .collect();
             let mut writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
             let txn = self.begin_write()?;
             if writer.is_none() {
@@ -729,11 +900,8 @@ impl Index {
             }
             let seg = writer.as_mut().expect("segment writer opened just above");
             let mut out = Vec::with_capacity(n);
-            for (registration, sketch) in &items {
-                let prepared = match self
-                    .check_labels(registration)
-                    .and_then(|()| self.prepare(&txn, registration, sketch))
-                {
+            for ((registration, sketch), check) in items.iter().zip(checks) {
+                let prepared = match check.and_then(|()| self.prepare(&txn, registration, sketch)) {
                     Ok(p) => p,
                     Err(e) => {
                         out.push(Err(e));
@@ -762,14 +930,6 @@ impl Index {
             Ok(out)
         });
         result.unwrap_or_else(|e| all_fail(&e, n))
-    }
-
-    fn check_labels(&self, registration: &Registration) -> Result<()> {
-        validate_label("name", &registration.name)?;
-        if let Some(v) = &registration.version {
-            validate_label("version", v)?;
-        }
-        Ok(())
     }
 
     /// Resolves a registration's version, refuses a duplicate, and builds its catalogue
@@ -874,7 +1034,13 @@ impl Index {
                 .map_err(|e| self.db_err(e.into()))?;
         }
         drop(segs);
-        self.write_meta(txn, KEY_NEXT_MODEL, &(model.id + 1).to_le_bytes())?;
+        let next = model
+            .id
+            .checked_add(1)
+            .ok_or_else(|| StoreError::Unsupported {
+                what: "the index has used all 2³² model ids".into(),
+            })?;
+        self.write_meta(txn, KEY_NEXT_MODEL, &next.to_le_bytes())?;
         Ok(model)
     }
 
@@ -920,7 +1086,7 @@ impl Index {
             self.rebuild_bands(txn, (2 * flat_len).max(bound))?;
         }
         let bound = self.meta_u64(txn, KEY_PADDING)?;
-        self.insert_bands(txn, model.id, &sketch.minhash, flat_len, bound)
+        self.insert_bands(txn, model, &sketch.minhash, bound)
     }
 
     /// Deletes model `id` from every catalogue table, band entries included, inside `txn`;
@@ -951,7 +1117,8 @@ impl Index {
         };
         let bound = self.meta_u64(txn, KEY_PADDING)?;
         let mh = &self.minhasher;
-        let keys = mh.band_keys(&mh.padded(&signature, model.flat_len as u64, bound, id));
+        let keys =
+            mh.band_keys(&mh.padded(&signature, model.flat_len as u64, bound, model.fingerprint));
         let mut bands = txn.open_multimap_table(BANDS).map_err(e)?;
         for (band, key) in keys.into_iter().enumerate() {
             bands.remove((band as u16, key), id).map_err(s)?;
@@ -959,16 +1126,17 @@ impl Index {
         Ok(model)
     }
 
+    /// Inserts `model`'s band-table entries: its unpadded `signature` padded to `bound`.
     fn insert_bands(
         &self,
         txn: &WriteTransaction,
-        id: u32,
+        model: &ModelVersion,
         signature: &[u64],
-        flat_len: u64,
         bound: u64,
     ) -> Result<()> {
-        let mh = &self.minhasher;
-        let keys = mh.band_keys(&mh.padded(signature, flat_len, bound, id));
+        let (mh, id) = (&self.minhasher, model.id);
+        let padded = mh.padded(signature, model.flat_len as u64, bound, model.fingerprint);
+        let keys = mh.band_keys(&padded);
         let mut bands = txn
             .open_multimap_table(BANDS)
             .map_err(|e| self.db_err(e.into()))?;
@@ -985,20 +1153,20 @@ impl Index {
         self.write_meta(txn, KEY_PADDING, &bound.to_le_bytes())?;
         txn.delete_multimap_table(BANDS)
             .map_err(|e| self.db_err(e.into()))?;
-        let models: Vec<(u32, u64)> = {
+        let models = {
             let table = txn.open_table(MODELS).map_err(|e| self.db_err(e.into()))?;
-            let models = self.all_models(&table)?;
-            models.iter().map(|m| (m.id, m.flat_len as u64)).collect()
+            self.all_models(&table)?
         };
-        for (id, flat_len) in models {
+        for model in &models {
             let sig = {
+                let id = model.id;
                 let table = txn.open_table(MINHASH).map_err(|e| self.db_err(e.into()))?;
                 let guard = table.get(id).map_err(|e| self.db_err(e.into()))?;
                 let bytes = guard
                     .ok_or_else(|| self.corrupt_msg(format!("no signature for model {id}")))?;
                 decode_words(bytes.value()).map_err(|e| self.corrupt(e))?
             };
-            self.insert_bands(txn, id, &sig, flat_len, bound)?;
+            self.insert_bands(txn, model, &sig, bound)?;
         }
         Ok(())
     }
@@ -1041,6 +1209,27 @@ impl Index {
         let last = segs.last().map_err(|e| self.db_err(e.into()))?;
         let (id, committed) = last.map_or((1, 0), |(k, v)| (k.value(), v.value()));
         Ok(SegmentWriter::open(&self.dir, id, committed)?)
+    }
+
+    /// Raises the padding bound M (FORMAT.md §2.5) to at least `bound` for every stored
+    /// version, in one transaction, and returns the bound now in force. Registration raises
+    /// it by itself when a dataset's flattened set outgrows it; raising it ahead, to the
+    /// largest flattened size expected, saves those rebuilds. M is never lowered.
+    ///
+    /// # Errors
+    /// A read-only index, or a catalogue error; the index is then left as it was.
+    pub fn raise_padding(&self, bound: u64) -> Result<u64> {
+        guard::contain(&self.catalog_path, || {
+            let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+            let txn = self.begin_write()?;
+            let current = self.meta_u64(&txn, KEY_PADDING)?;
+            if bound <= current {
+                return Ok(current);
+            }
+            self.rebuild_bands(&txn, bound)?;
+            self.commit(txn)?;
+            Ok(bound)
+        })
     }
 
     /// Every registered model version, in registration order.
@@ -1167,7 +1356,7 @@ impl Index {
         }
         drop((signatures, names, models));
         let padding = self.read_meta(&txn, KEY_PADDING)?.unwrap_or_default();
-        let padding = u64::from_le_bytes(padding.as_slice().try_into().unwrap_or_default());
+        let padding = self.decode_u64(KEY_PADDING, &padding)?;
         let noise_floor = self.noise_floor(&txn)?;
         drop(txn);
         let sketcher = self.require_sketcher()?;
@@ -1203,12 +1392,7 @@ impl Index {
     /// measured ratio when the index has none yet.
     fn noise_floor(&self, txn: &ReadTransaction) -> Result<f64> {
         match self.read_meta(txn, KEY_NOISE_FLOOR)? {
-            Some(bytes) => {
-                let array: [u8; 8] = bytes.as_slice().try_into().map_err(|_| {
-                    self.corrupt_msg(format!("meta value noise_floor has {} bytes", bytes.len()))
-                })?;
-                Ok(f64::from_bits(u64::from_le_bytes(array)))
-            }
+            Some(bytes) => Ok(f64::from_bits(self.decode_u64(KEY_NOISE_FLOOR, &bytes)?)),
             None => {
                 let p = self.params();
                 Ok(0.6 * (p.bins as f64 - 1.0) / (4.0 * p.partition_rows as f64))
@@ -1355,12 +1539,19 @@ impl Index {
             }
             Err(e) => return Err(self.db_err(e.into())),
         };
-        let value = table.get(key).map_err(|e| self.db_err(e.into()))?;
-        Ok(value.map(|v| v.value().to_vec()))
+        self.meta_value(&table, key)
     }
 
     fn read_meta_w(&self, txn: &WriteTransaction, key: &str) -> Result<Option<Vec<u8>>> {
         let table = txn.open_table(META).map_err(|e| self.db_err(e.into()))?;
+        self.meta_value(&table, key)
+    }
+
+    fn meta_value(
+        &self,
+        table: &impl ReadableTable<&'static str, &'static [u8]>,
+        key: &str,
+    ) -> Result<Option<Vec<u8>>> {
         let value = table.get(key).map_err(|e| self.db_err(e.into()))?;
         Ok(value.map(|v| v.value().to_vec()))
     }
@@ -1380,23 +1571,25 @@ impl Index {
 
     fn meta_u64(&self, txn: &WriteTransaction, key: &'static str) -> Result<u64> {
         let bytes = self.read_meta_w(txn, key)?.unwrap_or_default();
-        let array: [u8; 8] = bytes.as_slice().try_into().map_err(|_| {
-            self.corrupt_msg(format!(
-                "meta value {key} has {} bytes, expected 8",
-                bytes.len()
-            ))
-        })?;
-        Ok(u64::from_le_bytes(array))
+        self.decode_u64(key, &bytes)
     }
 
     fn decode_u32(&self, key: &str, bytes: &[u8]) -> Result<u32> {
-        let array: [u8; 4] = bytes.try_into().map_err(|_| {
+        Ok(u32::from_le_bytes(self.meta_array(key, bytes)?))
+    }
+
+    fn decode_u64(&self, key: &str, bytes: &[u8]) -> Result<u64> {
+        Ok(u64::from_le_bytes(self.meta_array(key, bytes)?))
+    }
+
+    /// A fixed-width `meta` value; a missing one (empty) or one of another width is corrupt.
+    pub(crate) fn meta_array<const N: usize>(&self, key: &str, bytes: &[u8]) -> Result<[u8; N]> {
+        bytes.try_into().map_err(|_| {
             self.corrupt_msg(format!(
-                "meta value {key} has {} bytes, expected 4",
+                "meta value {key} has {} bytes, expected {N}",
                 bytes.len()
             ))
-        })?;
-        Ok(u32::from_le_bytes(array))
+        })
     }
 
     fn db_err(&self, e: redb::Error) -> Error {
@@ -1427,11 +1620,11 @@ fn db_error(path: &Path, e: redb::Error) -> StoreError {
         },
         redb::Error::Io(source) => StoreError::Io {
             path: path.to_path_buf(),
-            source,
+            error: source,
         },
         other => StoreError::Catalog {
             path: path.to_path_buf(),
-            source: Box::new(other),
+            error: Box::new(other),
         },
     }
 }
@@ -1451,8 +1644,8 @@ fn validate_label(what: &'static str, value: &str) -> Result<(), StoreError> {
     if value.chars().any(char::is_control) {
         return Err(bad("contains control characters"));
     }
-    if what == "name" && value.contains('@') {
-        return Err(bad("must not contain '@' (it separates name and version)"));
+    if value.trim() != value {
+        return Err(bad("must not begin or end with whitespace"));
     }
     Ok(())
 }

@@ -278,7 +278,7 @@ impl Index {
             Err(source) => {
                 return Err(StoreError::Io {
                     path: seg_dir,
-                    source,
+                    error: source,
                 }
                 .into())
             }
@@ -288,7 +288,7 @@ impl Index {
             let path = entry
                 .map_err(|source| StoreError::Io {
                     path: seg_dir.clone(),
-                    source,
+                    error: source,
                 })?
                 .path();
             if let Some(id) = segment_file_id(&path) {
@@ -320,7 +320,7 @@ impl Index {
             }
             std::fs::remove_file(&path).map_err(|source| StoreError::Io {
                 path: path.clone(),
-                source,
+                error: source,
             })?;
             deleted += 1;
         }
@@ -330,7 +330,7 @@ impl Index {
                 .and_then(|d| d.sync_all())
                 .map_err(|source| StoreError::Io {
                     path: seg_dir,
-                    source,
+                    error: source,
                 })?;
         }
         Ok(deleted)

@@ -81,7 +81,7 @@ pub fn segment_path(dir: &Path, id: u32) -> PathBuf {
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
     move |source| StoreError::Io {
         path: path.to_path_buf(),
-        source,
+        error: source,
     }
 }
 
@@ -358,6 +358,42 @@ impl RecordBytes {
     /// Validates the record as a [`SketchRecord`] and returns its archived form.
     pub fn record(&self) -> Result<&ArchivedSketchRecord, StoreError> {
         self.archived()
+    }
+
+    /// Validates the record as a [`SketchRecord`] of `bands` bands per partition over a
+    /// sample space of `dim` bins: besides the checksum and the archive's own checks, its
+    /// arrays must have the lengths its partition count implies (FORMAT.md §4.2), so that
+    /// a record whose checksum was forged with its bytes cannot mislead a search.
+    pub fn sketch(&self, bands: usize, dim: usize) -> Result<&ArchivedSketchRecord, StoreError> {
+        let record = self.record()?;
+        let parts = record.sizes.len();
+        let problem = if record.bands.to_native() as usize != bands {
+            Some(format!("it has {} bands, the index {bands}", record.bands))
+        } else if parts == 0 {
+            Some("it has no partitions".to_string())
+        } else if record.band_hashes.len() != parts * bands {
+            Some(format!(
+                "{} band hashes for {parts} partitions of {bands} bands",
+                record.band_hashes.len()
+            ))
+        } else if !record.counts.is_empty() && record.counts.len() != parts * dim {
+            Some(format!(
+                "{} bin counts for {parts} partitions of {dim} bins",
+                record.counts.len()
+            ))
+        } else {
+            None
+        };
+        match problem {
+            None => Ok(record),
+            Some(reason) => Err(StoreError::Corrupt {
+                path: self.path.clone(),
+                reason: format!(
+                    "the sketch record of model {} at offset {}: {reason}",
+                    record.model, self.loc.offset
+                ),
+            }),
+        }
     }
 
     /// Validates the record as an archived `T` (checksum first, then bytecheck).

@@ -623,7 +623,10 @@ impl Checker<'_> {
 fn store_error_parts(e: &StoreError, fallback: &Path) -> (PathBuf, String) {
     match e {
         StoreError::Corrupt { path, reason } => (path.clone(), reason.clone()),
-        StoreError::Io { path, source } => (path.clone(), source.to_string()),
+        StoreError::Io {
+            path,
+            error: source,
+        } => (path.clone(), source.to_string()),
         other => (fallback.to_path_buf(), other.to_string()),
     }
 }
@@ -1091,7 +1094,8 @@ impl Checker<'_> {
                 .par_iter()
                 .filter_map(|(key, m)| Some((key, m, stored.get(key)?)))
                 .flat_map_iter(|(key, m, sig)| {
-                    let keys = mh.band_keys(&mh.padded(sig, m.flat_len as u64, bound, *key));
+                    let keys =
+                        mh.band_keys(&mh.padded(sig, m.flat_len as u64, bound, m.fingerprint));
                     keys.into_iter()
                         .enumerate()
                         .map(move |(band, k)| (band as u16, k, *key))
