@@ -1,5 +1,5 @@
 //! Jensen–Shannon divergence between partition distributions and the JSD-LSH collision
-//! model (ALGORITHM.md §1.6, §2.2, §2.5): exact scores, the noise floor, and the
+//! model (METHOD.md §1.3, §2): exact scores, the noise floor, and the
 //! calibration of the bucket width and of the hard-adaptivity band threshold.
 
 use crate::params::Params;
@@ -76,7 +76,7 @@ fn phi(x: f64) -> f64 {
 }
 
 /// Probability that one E2LSH hash of width `r` collides for points at distance `d`
-/// (Datar et al.; ALGORITHM.md §2.2).
+/// (Datar et al.; METHOD.md §2.2).
 pub fn collision(d: f64, r: f64) -> f64 {
     if d <= 0.0 {
         return 1.0;
@@ -94,7 +94,7 @@ pub fn band_collision(d: f64, r: f64, rows: u16) -> f64 {
 }
 
 /// κ_R: the bucket width, per unit of Hellinger distance, at which a band of `rows`
-/// hashes collides with probability ½ (ALGORITHM.md §2.5).
+/// hashes collides with probability ½ (METHOD.md §2.3).
 pub fn kappa(rows: u16) -> f64 {
     let target = libm::pow(0.5, 1.0 / rows as f64);
     let (mut lo, mut hi) = (1e-3, 1e3);
@@ -110,7 +110,7 @@ pub fn kappa(rows: u16) -> f64 {
 }
 
 /// The recall-safe Hellinger distance of a JS threshold: every pair with JS ≤ `t` lies
-/// within it (ALGORITHM.md §2.3).
+/// within it (METHOD.md §2.1).
 pub fn hellinger_bound(t: f64) -> f64 {
     (2.0 * t / std::f64::consts::LN_2).sqrt()
 }
@@ -121,7 +121,7 @@ pub fn bucket_width_for(t: f64, rows_per_band: u16) -> f64 {
 }
 
 /// Least number of the `bands` bands a partition pair within JS `t` shares, one standard
-/// deviation below the mean (at least 1): the hard-adaptivity match rule (ALGORITHM.md §5).
+/// deviation below the mean (at least 1): the hard-adaptivity match rule (METHOD.md §5.2).
 pub fn band_threshold(t: f64, r: f64, rows_per_band: u16, bands: u16) -> u32 {
     let pb = band_collision(hellinger_bound(t), r, rows_per_band);
     let l = bands as f64;
@@ -131,7 +131,7 @@ pub fn band_threshold(t: f64, r: f64, rows_per_band: u16, bands: u16) -> u32 {
 
 /// The squared Hellinger distance H² = d²/2 ∈ [0, 1] at which a pair shares, in
 /// expectation, the share `share` of its bands: the inverse of the band collision
-/// probability P_b(d) = p(d; r)^R (ALGORITHM.md §2.5), by bisection on d ∈ [0, √2]. A share
+/// probability P_b(d) = p(d; r)^R (METHOD.md §2.3), by bisection on d ∈ [0, √2]. A share
 /// below P_b(√2) (the most distant pair) maps to 1, a share of 1 to 0.
 pub fn hellinger2_from_share(share: f64, r: f64, rows_per_band: u16) -> f64 {
     let band = |d: f64| band_collision(d, r, rows_per_band);
@@ -168,14 +168,14 @@ mod tests {
 
     #[test]
     fn collision_matches_the_worked_example() {
-        // ALGORITHM.md §2.3: d = 0.5412, r = 1.4 gives p = 0.6927.
+        // METHOD.md §2.2: d = 0.5412, r = 1.4 gives p = 0.6927.
         assert!((collision(0.5412, 1.4) - 0.6927).abs() < 5e-4);
         assert_eq!(collision(0.0, 1.4), 1.0);
     }
 
     #[test]
     fn a_band_share_inverts_to_the_distance_that_implies_it() {
-        // ALGORITHM.md §2.3: d = 0.5412 (H² = 0.1464) and r = 1.4 give P_b = 0.2303.
+        // METHOD.md §2.2: d = 0.5412 (H² = 0.1464) and r = 1.4 give P_b = 0.2303.
         let share = band_collision(0.5412, 1.4, 4);
         assert!((share - 0.2303).abs() < 5e-4, "{share}");
         let h2 = hellinger2_from_share(share, 1.4, 4);
@@ -199,7 +199,7 @@ mod tests {
                 kappa(rows)
             );
         }
-        // t = 0.05 with the recall-safe bound gives r = 1.91 for R = 4 (ALGORITHM.md §2.5).
+        // t = 0.05 with the recall-safe bound gives r = 1.91 for R = 4 (METHOD.md §2.3).
         assert!((bucket_width_for(0.05, 4) - 1.91).abs() < 0.01);
     }
 

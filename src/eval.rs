@@ -1,7 +1,6 @@
 //! Evaluation mode: the baselines a search is measured against, computed from raw
-//! datasets, and the ranking metrics of the evaluation harness (`adaptdb-eval`; issue
-//! "Search quality: every scoring strategy, the paper's baselines, and an evaluation
-//! harness"; ALGORITHM.md §9.7: baselines are not straw men, measure them every time).
+//! datasets, and the ranking metrics of the evaluation harness (`adaptdb-eval`). Baselines
+//! are not straw men (METHOD.md §7): they are measured beside every strategy, every time.
 //!
 //! The index never stores raw data. Everything here reads whole datasets in memory
 //! ([`crate::input::read_all`] gives a [`Frame`]) and bins them in an index's sample space

@@ -41,7 +41,7 @@ fn main() -> ExitCode {
     match cli::run(args) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            cli::print_error(&e);
             ExitCode::from(1)
         }
     }

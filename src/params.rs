@@ -3,7 +3,7 @@
 
 use crate::codec::{DecodeError, Decoder, Encoder};
 
-/// Every parameter of the sketch, with the defaults of ALGORITHM.md §6 and §9.
+/// Every parameter of the sketch, with the defaults of METHOD.md §6.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Params {
     /// Rows per partition (s). A residue shorter than s/2 is merged into the last partition.
@@ -20,7 +20,7 @@ pub struct Params {
     pub bands: u16,
     /// JSD-LSH bucket width (r) in Hellinger space; 0 means "calibrate": the first
     /// registration measures the noise floor of its data and sets r so that a band collides
-    /// with probability ½ at twice that floor (ALGORITHM.md §2.5, §9).
+    /// with probability ½ at twice that floor (METHOD.md §1.3, §2.3).
     pub bucket_width: f64,
     /// MinHash functions per flattened set (K_m).
     pub minhash_size: u16,

@@ -1,4 +1,4 @@
-//! Scoring candidates (ALGORITHM.md §5, §9). Every strategy ranks the candidates that
+//! Scoring candidates (METHOD.md §5). Every strategy ranks the candidates that
 //! `Index::search` found; they differ in what they read from each candidate's stored
 //! sketch (FORMAT.md §4.2) and in what they estimate:
 //!
@@ -402,7 +402,7 @@ pub struct BandOverlap {
 }
 
 impl BandOverlap {
-    /// Soft adaptivity (ALGORITHM.md §9.3): the mean best share.
+    /// Soft adaptivity (METHOD.md §5.2): the mean best share.
     pub fn soft(&self) -> f64 {
         let total: u64 = self.best.iter().map(|&b| b as u64).sum();
         total as f64 / (self.best.len().max(1) * self.bands) as f64
@@ -410,7 +410,7 @@ impl BandOverlap {
 
     /// The exact soft score estimated from band counts: 1 − the mean, over target
     /// partitions, of the squared Hellinger distance `distances[k]` that their best count
-    /// `k` implies (ALGORITHM.md §2.5, §9.3).
+    /// `k` implies (METHOD.md §2.3, §5.2).
     pub fn hellinger(&self, distances: &[f64]) -> f64 {
         if self.best.is_empty() {
             return 0.0;
@@ -497,7 +497,7 @@ pub fn containment(a: &[u64], b: &[u64]) -> f64 {
 
 /// The containment of a query set of `query_len` elements in a source, estimated from the
 /// query's unpadded signature and the source's signature padded to `bound` elements
-/// (ALGORITHM.md §4.2): ĉ = Ĵ(1 + M/|Q|)/(1 + Ĵ), clamped to [0, 1].
+/// (METHOD.md §4): ĉ = Ĵ(1 + M/|Q|)/(1 + Ĵ), clamped to [0, 1].
 pub fn minhash_containment(query: &[u64], padded: &[u64], query_len: usize, bound: u64) -> f64 {
     if query.is_empty() || query_len == 0 {
         return 0.0;
@@ -552,7 +552,7 @@ mod tests {
 
     #[test]
     fn minhash_inversion_recovers_the_worked_example() {
-        // |Q| = 40, M = 200, J̃ = 25/215 inverts to containment 25/40 (ALGORITHM.md §4.2).
+        // |Q| = 40, M = 200, J̃ = 25/215 inverts to containment 25/40 (METHOD.md §4).
         let n = 215;
         let query: Vec<u64> = (0..n).collect();
         let padded: Vec<u64> = (0..n).map(|i| if i < 25 { i } else { u64::MAX }).collect();

@@ -1,5 +1,5 @@
 //! The sample space: per-column histogram edges fixed when the index is created, mapping
-//! every row into bins (ALGORITHM.md §1.2). Stored in the catalogue under `space`
+//! every row into bins (METHOD.md §1.1). Stored in the catalogue under `space`
 //! (FORMAT.md §3.1); a dataset is comparable with an index only through the same space.
 
 use std::path::Path;
@@ -74,7 +74,7 @@ impl SampleSpace {
         Ok(Self { columns, offsets })
     }
 
-    /// Places `bins` quantile edges per column from a reference dataset (ALGORITHM.md §1.2).
+    /// Places `bins` quantile edges per column from a reference dataset (METHOD.md §1.1).
     ///
     /// At most `max_rows` rows are used, drawn by a seeded sample. A column with at most
     /// `bins` distinct values gets one bin per value; otherwise edges sit at the quantiles

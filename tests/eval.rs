@@ -1,7 +1,6 @@
 //! The evaluation-mode baselines of `adaptdb::eval` on the shipped weather workload, their
 //! agreement with the index and with the workload's own figures, and the `adaptdb-eval`
-//! harness end to end (issue "Search quality: every scoring strategy, the paper's
-//! baselines, and an evaluation harness"; ALGORITHM.md §9.7).
+//! harness end to end (METHOD.md §7).
 
 mod common;
 

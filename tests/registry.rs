@@ -576,7 +576,7 @@ fn cli_show_remove_compact_and_search_filters() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         stderr(&out).trim(),
-        "error: removing model_Mumbai@2016: model_Mumbai@2016 is not registered"
+        "error: removing: model_Mumbai@2016 is not registered"
     );
     let out = adaptdb(&["show", ixs, "model_Mumbai@2016"]);
     assert_eq!(out.status.code(), Some(1));

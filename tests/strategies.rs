@@ -2,8 +2,7 @@
 //! weather sources and two targets from `data/weather_cities`. Pins the scores of one
 //! target, checks them against independent computations, and checks the paper rule's
 //! failure mode, the coverage filter and the error of `exact` without stored distributions
-//! (issue "Search quality: every scoring strategy, the paper's baselines, and an evaluation
-//! harness"; ALGORITHM.md §9).
+//! (METHOD.md §5.2, §7).
 
 mod common;
 
@@ -232,7 +231,7 @@ fn pinned_soft_is_the_mean_best_share_of_equal_bands() {
 }
 
 /// The squared Hellinger distance whose band collision probability p(d; r)^R is `share`,
-/// written out from ALGORITHM.md §2.2 with std's math: bisection on d ∈ [0, √2].
+/// written out from METHOD.md §2.2 with std's math: bisection on d ∈ [0, √2].
 fn hellinger2(share: f64, r: f64, rows: i32) -> f64 {
     fn erfc(x: f64) -> f64 {
         // Abramowitz–Stegun 7.1.26 is too coarse here; integrate the density instead.
@@ -343,7 +342,7 @@ fn pinned_exact_is_one_minus_the_mean_smallest_js_over_ln2() {
 
 #[test]
 fn the_paper_preset_accepts_nearly_every_pair() {
-    // ALGORITHM.md §9.1: at r = 1.4, R = 4, L = 200 every target partition shares a band
+    // METHOD.md §7, §8: at r = 1.4, R = 4, L = 200 every target partition shares a band
     // with some partition of every source, so the paper's rule cannot rank.
     let dir = tempfile::tempdir().unwrap();
     let index = build(dir.path(), Params::paper());

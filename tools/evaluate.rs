@@ -1,6 +1,5 @@
 //! `adaptdb-eval`: measures every scoring strategy of a search, and the baselines a search
-//! must beat, on workload folders with known model accuracies (issue "Search quality: every
-//! scoring strategy, the paper's baselines, and an evaluation harness"; ALGORITHM.md §9).
+//! must beat, on workload folders with known model accuracies (METHOD.md §5, §7).
 //!
 //! ```text
 //! adaptdb-eval WORKLOAD_DIR... [--out DIR] [--seeds N] [--exclude-same-group]

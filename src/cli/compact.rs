@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use super::PathContext;
 use adaptdb::Index;
-use anyhow::Context;
 
 /// Arguments of `adaptdb compact`.
 #[derive(Debug, clap::Args)]
@@ -18,11 +18,8 @@ pub struct Args {
 
 /// Rewrites the live records into a new segment and deletes the old ones.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let index = Index::open(&args.index)
-        .with_context(|| format!("opening index {}", args.index.display()))?;
-    let r = index
-        .compact()
-        .with_context(|| format!("compacting {}", args.index.display()))?;
+    let index = Index::open(&args.index).doing("opening index", &args.index)?;
+    let r = index.compact().doing("compacting", &args.index)?;
     let ids = |s: &[(u32, u64)]| s.iter().map(|&(id, _)| id).collect::<Vec<_>>();
     if args.json {
         let out = serde_json::json!({
@@ -36,9 +33,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     println!(
-        "compacted {} model versions: {} → {} segment bytes ({} reclaimed); \
-         segments {:?} → {:?}",
-        r.models,
+        "compacted {}: {} → {} segment bytes ({} reclaimed); segments {:?} → {:?}",
+        super::count(r.models, "model version", "model versions"),
         r.bytes_before,
         r.bytes_after,
         r.bytes_before.saturating_sub(r.bytes_after),

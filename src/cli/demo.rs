@@ -9,6 +9,9 @@ use std::time::Instant;
 use adaptdb::{Index, InputOptions, Registration, SearchOptions, SearchPath};
 use anyhow::{bail, Context};
 
+use super::created::{self, Existing};
+use super::{count, PathContext};
+
 /// Arguments of `adaptdb demo`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -31,7 +34,7 @@ pub struct Args {
 /// target → (source → accuracy of the source's model on the target).
 type Truth = BTreeMap<String, BTreeMap<String, f64>>;
 
-/// Runs the demo.
+/// Runs the demo; a failure removes the index it created (`--index` included).
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let truth = read_truth(&args.workload.join("ground_truth.csv"))?;
     let sources = data_files(&args.workload.join("sources"))?;
@@ -41,37 +44,54 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .index
         .clone()
         .unwrap_or_else(|| tmp.path().join("index"));
-    let index = Index::create(&index_dir, args.params.params())
-        .with_context(|| format!("creating index {}", index_dir.display()))?;
-    let input = InputOptions::default();
+    let params = args.params.params();
+    created::with_index(&index_dir, params, Existing::Refuse, |index, _| {
+        let register_s = register_sources(index, &sources)?;
+        println!(
+            "registered {} from {} in {register_s:.2} s",
+            count(sources.len(), "source", "sources"),
+            args.workload.display()
+        );
+        search_targets(&args, index, &truth, &targets, sources.len())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
 
+/// Registers every source as `NAME@1`; returns the seconds it took.
+fn register_sources(index: &Index, sources: &BTreeMap<String, PathBuf>) -> anyhow::Result<f64> {
+    let input = InputOptions::default();
     let started = Instant::now();
-    for (name, path) in &sources {
+    for (name, path) in sources {
         index
             .register_file(&Registration::new(name).version("1"), path, &input)
-            .with_context(|| format!("registering {}", path.display()))?;
+            .doing("registering", path)?;
     }
-    let register_s = started.elapsed().as_secs_f64();
-    println!(
-        "registered {} sources from {} in {register_s:.2} s",
-        sources.len(),
-        args.workload.display()
-    );
+    Ok(started.elapsed().as_secs_f64())
+}
 
+/// Searches with every target that has ground truth and prints the rankings and score.
+fn search_targets(
+    args: &Args,
+    index: &Index,
+    truth: &Truth,
+    targets: &BTreeMap<String, PathBuf>,
+    sources: usize,
+) -> anyhow::Result<()> {
+    let input = InputOptions::default();
     let options = SearchOptions {
-        top_k: sources.len(),
+        top_k: sources,
         score: args.score,
         ..SearchOptions::default()
     };
     let mut score = Score::default();
-    for (name, path) in &targets {
+    for (name, path) in targets {
         let Some(accuracy) = truth.get(name) else {
             continue;
         };
         let t0 = Instant::now();
         let results = index
             .search_file(path, &input, &options)
-            .with_context(|| format!("searching with {}", path.display()))?;
+            .doing("searching with", path)?;
         score.search_ms.push(t0.elapsed().as_secs_f64() * 1e3);
         let ranking: Vec<(String, f64)> = results
             .matches
@@ -86,7 +106,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     }
     score.print(&args.workload);
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 fn print_ranking(
@@ -153,10 +173,10 @@ impl Score {
             .copied()
             .unwrap_or(0.0);
         println!(
-            "\n{}: {} targets, top-1 error {:.3}, top-2 error {:.3}, mean regret {:.4}, \
+            "\n{}: {}, top-1 error {:.3}, top-2 error {:.3}, mean regret {:.4}, \
              median search {median:.1} ms",
             workload.display(),
-            self.targets,
+            count(self.targets, "target", "targets"),
             self.top1_miss as f64 / n,
             self.top2_miss as f64 / n,
             self.regret / n

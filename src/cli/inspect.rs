@@ -8,7 +8,9 @@ use std::process::ExitCode;
 use adaptdb::store::segment::RecordLocation;
 use adaptdb::store::{BandBucket, InspectReport, ModelRef, ModelSketch};
 use adaptdb::{Index, Params};
-use anyhow::{bail, Context};
+use anyhow::bail;
+
+use super::{count, PathContext};
 use serde_json::json;
 
 /// Partitions whose band hashes the text view lists; `--json` lists all.
@@ -32,8 +34,7 @@ pub struct Args {
 
 /// Prints the index summary or one model's view.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let index = Index::open_read_only(&args.index)
-        .with_context(|| format!("opening index {}", args.index.display()))?;
+    let index = Index::open_read_only(&args.index).doing("opening index", &args.index)?;
     let which = match (&args.model, args.id) {
         (Some(label), _) => {
             let Some((name, version)) = label.split_once('@') else {
@@ -66,9 +67,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let report = index
-        .inspect()
-        .with_context(|| format!("inspecting index {}", args.index.display()))?;
+    let report = index.inspect().doing("inspecting index", &args.index)?;
     if args.json {
         println!("{}", report_json(&report));
     } else {
@@ -81,7 +80,8 @@ fn hex(v: u64) -> String {
     format!("{v:016x}")
 }
 
-fn params_rows(p: &Params) -> Vec<(&'static str, String)> {
+/// The parameters as (name, value) rows; `init` prints them too.
+pub fn params_rows(p: &Params) -> Vec<(&'static str, String)> {
     vec![
         ("partition_rows (s)", p.partition_rows.to_string()),
         ("bins (B)", p.bins.to_string()),
@@ -210,9 +210,9 @@ fn print_report(r: &InspectReport) {
         None => println!("sample space: not fixed yet (no registration)"),
         Some(s) => {
             println!(
-                "sample space: {} columns, D = {} bins; bins per column min {}, median {}, max {}",
-                s.columns.len(),
-                s.dim,
+                "sample space: {}, D = {}; bins per column min {}, median {}, max {}",
+                count(s.columns.len(), "column", "columns"),
+                count(s.dim, "bin", "bins"),
                 s.bins_min,
                 s.bins_median,
                 s.bins_max
@@ -248,17 +248,19 @@ fn print_report(r: &InspectReport) {
     match &r.projection {
         None => println!("projection record: none yet"),
         Some(loc) => println!(
-            "projection record: segment {}, offset {}, {} bytes, checksum {}",
+            "projection record: segment {}, offset {}, {}, checksum {}",
             loc.segment,
             loc.offset,
-            loc.len,
+            count(loc.len, "byte", "bytes"),
             hex(loc.checksum)
         ),
     }
     let b = &r.bands;
     println!(
-        "band table: {} bands, {} buckets, {} entries",
-        b.tables, b.buckets, b.entries
+        "band table: {}, {}, {}",
+        count(b.tables, "band", "bands"),
+        count(b.buckets, "bucket", "buckets"),
+        count(b.entries, "entry", "entries")
     );
     let mut t = super::table(&["bucket size", "buckets", "entries"]);
     for c in &b.histogram {
@@ -307,17 +309,21 @@ fn print_model(s: &ModelSketch) {
     row(
         "location",
         format!(
-            "segment {}, offset {}, {} bytes, checksum {}",
+            "segment {}, offset {}, {}, checksum {}",
             loc.segment,
             loc.offset,
-            loc.len,
+            count(loc.len, "byte", "bytes"),
             hex(loc.checksum)
         ),
     );
     println!("{t}");
     println!(
-        "stored sketch: model {}, {} rows, {} partitions × {} bands, flattened set of {}",
-        s.record_model, s.rows, s.partitions, s.bands, s.flat_len
+        "stored sketch: model {}, {}, {} × {}, flattened set of {}",
+        s.record_model,
+        count(s.rows, "row", "rows"),
+        count(s.partitions, "partition", "partitions"),
+        count(s.bands, "band", "bands"),
+        s.flat_len
     );
     let mut t = super::table(&["partition", "first band hashes"]);
     for (p, hashes) in s.band_hashes.iter().take(SHOWN_PARTITIONS).enumerate() {
@@ -329,9 +335,10 @@ fn print_model(s: &ModelSketch) {
     }
     println!("{t}");
     if s.band_hashes.len() > SHOWN_PARTITIONS {
+        let more = s.band_hashes.len() - SHOWN_PARTITIONS;
         println!(
-            "… and {} more partitions (--json lists all)",
-            s.band_hashes.len() - SHOWN_PARTITIONS
+            "… and {} more (--json lists all)",
+            count(more, "partition", "partitions")
         );
     }
     let shown: Vec<String> = s.minhash.iter().copied().map(hex).collect();

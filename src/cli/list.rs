@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use super::PathContext;
 use adaptdb::Index;
-use anyhow::Context;
 
 /// Arguments of `adaptdb list`.
 #[derive(Debug, clap::Args)]
@@ -18,8 +18,7 @@ pub struct Args {
 
 /// Lists the model versions.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let index = Index::open_read_only(&args.index)
-        .with_context(|| format!("opening index {}", args.index.display()))?;
+    let index = Index::open_read_only(&args.index).doing("opening index", &args.index)?;
     let models = index.models()?;
     if args.json {
         let list: Vec<_> = models
@@ -47,6 +46,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         ]);
     }
     println!("{t}");
-    println!("{} model versions", models.len());
+    println!(
+        "{}",
+        super::count(models.len(), "model version", "model versions")
+    );
     Ok(ExitCode::SUCCESS)
 }

@@ -5,14 +5,17 @@ use std::process::ExitCode;
 
 use adaptdb::sketch::file::register_sketch_file;
 use adaptdb::{Index, InputOptions, Registration};
-use anyhow::{bail, Context};
+use anyhow::bail;
 
+use super::created::{self, Existing};
 use super::init::ParamArgs;
+use super::PathContext;
 
 /// Arguments of `adaptdb register`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The index directory (created with the given parameters if it does not exist).
+    /// The index directory (created with the given parameters if it does not exist, and
+    /// removed again if the registration then fails).
     index: PathBuf,
     /// The model version's training data (CSV, optionally gzip-compressed).
     #[arg(required_unless_present = "sketch", conflicts_with = "sketch")]
@@ -36,8 +39,8 @@ pub struct Args {
     /// Metadata as KEY=VALUE (repeatable).
     #[arg(long = "meta", value_name = "KEY=VALUE")]
     metadata: Vec<String>,
-    /// The model's accuracy on its own holdout data.
-    #[arg(long)]
+    /// The model's accuracy on its own holdout data, between 0 and 1.
+    #[arg(long, allow_negative_numbers = true)]
     source_accuracy: Option<f64>,
     /// Replace the version if this name and version are registered already.
     #[arg(long)]
@@ -51,37 +54,35 @@ pub struct Args {
 
 /// Registers the dataset.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let mut metadata = Vec::new();
-    for kv in &args.metadata {
-        let Some((k, v)) = kv.split_once('=') else {
-            bail!("--meta {kv:?}: expected KEY=VALUE");
-        };
-        metadata.push((k.to_string(), v.to_string()));
-    }
+    super::check_unit_interval("--source-accuracy", args.source_accuracy)?;
     let registration = Registration {
         name: args.name.clone(),
         version: args.version.clone(),
         uri: args.uri.clone(),
-        metadata,
+        metadata: super::key_values("--meta", &args.metadata)?,
         source_accuracy: args.source_accuracy,
         replace: args.replace,
     };
+    let registering = format!("registering {} from", args.name);
     let done = match (&args.sketch, &args.data) {
         (Some(file), _) => {
-            let index = Index::open(&args.index)
-                .with_context(|| format!("opening index {}", args.index.display()))?;
-            register_sketch_file(&index, &registration, file)
-                .with_context(|| format!("registering {} from {}", args.name, file.display()))?
+            let index = Index::open(&args.index).doing("opening index", &args.index)?;
+            args.params.check_fixed(&args.index, &index.params())?;
+            register_sketch_file(&index, &registration, file).doing(&registering, file)?
         }
         (None, Some(data)) => {
-            let index = Index::open_or_create(&args.index, args.params.params())
-                .with_context(|| format!("opening index {}", args.index.display()))?;
-            let input = InputOptions {
-                label_column: args.label_column.clone(),
-            };
-            index
-                .register_file(&registration, data, &input)
-                .with_context(|| format!("registering {} from {}", args.name, data.display()))?
+            let params = args.params.params();
+            created::with_index(&args.index, params, Existing::Open, |index, created| {
+                if !created {
+                    args.params.check_fixed(&args.index, &index.params())?;
+                }
+                let input = InputOptions {
+                    label_column: args.label_column.clone(),
+                };
+                index
+                    .register_file(&registration, data, &input)
+                    .doing(&registering, data)
+            })?
         }
         (None, None) => bail!("give a data file or --sketch FILE"),
     };
@@ -96,20 +97,22 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         println!("{out}");
     } else {
         println!(
-            "registered {} (id {}): {} rows, {} partitions, {} flattened band hashes",
+            "registered {} (id {}): {}, {}, {}",
             super::label(m),
             m.id,
-            m.rows,
-            m.partitions,
-            m.flat_len
+            super::count(m.rows, "row", "rows"),
+            super::count(m.partitions, "partition", "partitions"),
+            super::count(m.flat_len, "flattened band hash", "flattened band hashes"),
         );
         if done.created_space {
             println!("  fixed the index's sample space from this dataset");
         }
         if !done.duplicates.is_empty() {
+            let ids: Vec<String> = done.duplicates.iter().map(u32::to_string).collect();
+            let noun = if ids.len() == 1 { "id" } else { "ids" };
             println!(
-                "  the data sketches identically to model ids {:?}",
-                done.duplicates
+                "  the data sketches identically to model {noun} {}",
+                ids.join(", ")
             );
         }
     }

@@ -3,9 +3,9 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use super::PathContext;
 use adaptdb::store::parse_model_ref;
 use adaptdb::Index;
-use anyhow::Context;
 
 /// Arguments of `adaptdb remove`.
 #[derive(Debug, clap::Args)]
@@ -22,12 +22,9 @@ pub struct Args {
 
 /// Removes the versions in one transaction.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let index = Index::open(&args.index)
-        .with_context(|| format!("opening index {}", args.index.display()))?;
+    let index = Index::open(&args.index).doing("opening index", &args.index)?;
     let (name, version) = parse_model_ref(&args.model);
-    let removed = index
-        .remove(name, version)
-        .with_context(|| format!("removing {}", args.model))?;
+    let removed = index.remove(name, version).about("removing", &args.model)?;
     if args.json {
         let list: Vec<_> = removed.iter().map(super::show::to_json).collect();
         println!("{}", serde_json::json!({ "removed": list }));
@@ -36,6 +33,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     for m in &removed {
         println!("removed {} (id {})", super::label(m), m.id);
     }
-    println!("its segment bytes stay until `adaptdb compact`");
+    let whose = if removed.len() == 1 { "its" } else { "their" };
+    println!("{whose} segment bytes stay until `adaptdb compact`");
     Ok(ExitCode::SUCCESS)
 }

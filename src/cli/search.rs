@@ -6,7 +6,9 @@ use std::process::ExitCode;
 use adaptdb::search::{Filter, Score};
 use adaptdb::store::parse_model_ref;
 use adaptdb::{Index, InputOptions, SearchOptions, SearchPath, SearchResults};
-use anyhow::{bail, Context};
+use anyhow::bail;
+
+use super::{count, PathContext};
 
 /// Arguments of `adaptdb search`.
 #[derive(Debug, clap::Args)]
@@ -15,8 +17,8 @@ pub struct Args {
     index: PathBuf,
     /// The target dataset (features only; a `label` column is ignored).
     data: PathBuf,
-    /// Matches to return.
-    #[arg(long, default_value_t = 10)]
+    /// Matches to return (at least 1).
+    #[arg(long, default_value_t = SearchOptions::default().top_k)]
     top_k: usize,
     /// Column holding the label, excluded from the features [default: `label` if present].
     #[arg(long)]
@@ -24,13 +26,13 @@ pub struct Args {
     /// Score every model when the index holds at most this many.
     #[arg(long, default_value_t = SearchOptions::default().exhaustive_limit)]
     exhaustive_limit: usize,
-    /// Scoring strategy: hellinger (default), soft, exact (needs --keep-distributions at
-    /// init), containment, minhash, or paper.
+    /// Scoring strategy: hellinger, soft, exact (needs --keep-distributions at init),
+    /// containment, minhash, or paper.
     #[arg(long, default_value_t = Score::default())]
     score: Score,
     /// Only return models whose coverage (hard adaptivity: share of target partitions
-    /// matched within the calibrated JS threshold) is at least this.
-    #[arg(long)]
+    /// matched within the calibrated JS threshold) is at least this, between 0 and 1.
+    #[arg(long, allow_negative_numbers = true)]
     min_adaptivity: Option<f64>,
     /// Only the latest (most recently registered) version of each name.
     #[arg(long)]
@@ -51,14 +53,16 @@ pub struct Args {
 
 /// Runs the search.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let index = Index::open_read_only(&args.index)
-        .with_context(|| format!("opening index {}", args.index.display()))?;
+    super::check_positive("--top-k", Some(args.top_k))?;
+    super::check_unit_interval("--min-adaptivity", args.min_adaptivity)?;
+    let filter = filter(&args)?;
+    let index = Index::open_read_only(&args.index).doing("opening index", &args.index)?;
     let options = SearchOptions {
         top_k: args.top_k,
         exhaustive_limit: args.exhaustive_limit,
         score: args.score,
         min_adaptivity: args.min_adaptivity,
-        filter: filter(&args)?,
+        filter,
         ..SearchOptions::default()
     };
     let input = InputOptions {
@@ -66,7 +70,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let results = index
         .search_file(&args.data, &input, &options)
-        .with_context(|| format!("searching with {}", args.data.display()))?;
+        .doing("searching with", &args.data)?;
     if args.json {
         println!("{}", to_json(&args.data, &results));
     } else {
@@ -77,13 +81,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
 /// The filter given by `--latest`, `--name-prefix`, `--where` and `--exclude`.
 fn filter(args: &Args) -> anyhow::Result<Filter> {
-    let mut metadata = Vec::new();
-    for kv in &args.where_ {
-        let Some((k, v)) = kv.split_once('=') else {
-            bail!("--where {kv:?}: expected KEY=VALUE");
-        };
-        metadata.push((k.to_string(), v.to_string()));
-    }
     let mut exclude = Vec::new();
     for model in &args.exclude {
         let (name, version) = parse_model_ref(model);
@@ -95,7 +92,7 @@ fn filter(args: &Args) -> anyhow::Result<Filter> {
     Ok(Filter {
         latest_only: args.latest,
         name_prefix: args.name_prefix.clone(),
-        metadata,
+        metadata: super::key_values("--where", &args.where_)?,
         exclude,
     })
 }
@@ -145,14 +142,20 @@ fn print_table(r: &SearchResults) {
     }
     println!("{t}");
     let how = match r.path {
-        SearchPath::Exhaustive => format!("scored all {} model versions", r.models),
+        SearchPath::Exhaustive => format!(
+            "scored all {}",
+            count(r.models, "model version", "model versions")
+        ),
         SearchPath::Bands { probed, candidates } => format!(
-            "scored the best of {candidates} candidates from {probed} band tables ({} versions)",
-            r.models
+            "scored the best of {} from {} ({})",
+            count(candidates, "candidate", "candidates"),
+            count(probed, "band table", "band tables"),
+            count(r.models, "version", "versions"),
         ),
     };
     println!(
-        "target: {} rows in {} partitions; {how}",
-        r.target_rows, r.target_partitions
+        "target: {} in {}; {how}",
+        count(r.target_rows, "row", "rows"),
+        count(r.target_partitions, "partition", "partitions")
     );
 }

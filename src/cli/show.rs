@@ -4,9 +4,9 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use super::PathContext;
 use adaptdb::store::parse_model_ref;
 use adaptdb::{Index, ModelVersion};
-use anyhow::Context;
 
 /// Arguments of `adaptdb show`.
 #[derive(Debug, clap::Args)]
@@ -23,12 +23,9 @@ pub struct Args {
 
 /// Shows the model versions; exit status 1 when none matches.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let index = Index::open_read_only(&args.index)
-        .with_context(|| format!("opening index {}", args.index.display()))?;
+    let index = Index::open_read_only(&args.index).doing("opening index", &args.index)?;
     let (name, version) = parse_model_ref(&args.model);
-    let models = index
-        .show(name, version)
-        .with_context(|| format!("looking up {}", args.model))?;
+    let models = index.show(name, version).about("looking up", &args.model)?;
     if models.is_empty() {
         eprintln!(
             "error: {} is not registered in {}",

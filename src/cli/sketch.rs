@@ -13,7 +13,9 @@ use std::process::ExitCode;
 use adaptdb::sketch::file::{self, SketchFileError};
 use adaptdb::sketch::{bin_frame, Sketch};
 use adaptdb::{Index, InputOptions};
-use anyhow::{bail, Context};
+use anyhow::bail;
+
+use super::{count, PathContext};
 
 /// Arguments of `adaptdb sketch`.
 #[derive(Debug, clap::Args)]
@@ -27,7 +29,7 @@ pub struct Args {
     #[arg(short, long)]
     output: PathBuf,
     /// Cut each data file into consecutive shards of this many rows, each partitioned on
-    /// its own, and merge them.
+    /// its own, and merge them; at least the index's partition rows.
     #[arg(long, conflicts_with = "merge")]
     shard_rows: Option<usize>,
     /// Merge sketch files (all made under one spec) instead of sketching data.
@@ -43,6 +45,7 @@ pub struct Args {
 
 /// Writes the sketch file.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    super::check_positive("--shard-rows", args.shard_rows)?;
     let (sketch, spec) = if args.merge {
         merge_files(&args)?
     } else {
@@ -60,16 +63,21 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         println!("{value}");
     } else {
         println!(
-            "wrote {out}: {} rows, {} partitions, {} flattened band hashes (spec {spec:016x})",
-            sketch.rows,
-            sketch.partitions(),
-            sketch.flat.len()
+            "wrote {out}: {}, {}, {} (spec {spec:016x})",
+            count(sketch.rows, "row", "rows"),
+            count(sketch.partitions(), "partition", "partitions"),
+            count(
+                sketch.flat.len(),
+                "flattened band hash",
+                "flattened band hashes"
+            ),
         );
     }
     Ok(ExitCode::SUCCESS)
 }
 
 fn merge_files(args: &Args) -> anyhow::Result<(Sketch, u64)> {
+    refuse_repeats(&args.paths)?;
     let mut shards = Vec::with_capacity(args.paths.len());
     let mut spec = None;
     for path in &args.paths {
@@ -92,6 +100,37 @@ fn merge_files(args: &Args) -> anyhow::Result<(Sketch, u64)> {
     Ok((file::merge(&shards)?, spec))
 }
 
+/// Refuses a sketch file given twice to `--merge` (by its canonical path when it has
+/// one): merging a shard twice counts its rows twice.
+fn refuse_repeats(paths: &[PathBuf]) -> anyhow::Result<()> {
+    let mut seen = std::collections::HashMap::new();
+    for (i, path) in paths.iter().enumerate() {
+        let key = std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
+        if let Some(first) = seen.insert(key, i) {
+            bail!(
+                "--merge: {} is given twice (as sketch file {} and {}); \
+                 each shard's sketch file may be merged only once",
+                path.display(),
+                first + 1,
+                i + 1
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Refuses shards smaller than a partition.
+fn check_shard_rows(shard_rows: Option<usize>, partition_rows: u32) -> anyhow::Result<()> {
+    match shard_rows {
+        Some(n) if n < partition_rows as usize => bail!(
+            "--shard-rows {n} is smaller than the index's partition rows ({partition_rows}): \
+             each shard is partitioned on its own, so a shard smaller than a partition makes \
+             one tiny partition per shard"
+        ),
+        _ => Ok(()),
+    }
+}
+
 fn sketch_data(args: &Args) -> anyhow::Result<(Sketch, u64)> {
     let Some((index_dir, data)) = args.paths.split_first() else {
         bail!("expected INDEX and at least one data file");
@@ -102,8 +141,8 @@ fn sketch_data(args: &Args) -> anyhow::Result<(Sketch, u64)> {
             index_dir.display()
         );
     }
-    let index = Index::open_read_only(index_dir)
-        .with_context(|| format!("opening index {}", index_dir.display()))?;
+    let index = Index::open_read_only(index_dir).doing("opening index", index_dir)?;
+    check_shard_rows(args.shard_rows, index.params().partition_rows)?;
     let Some((spec, sketcher)) = file::index_spec(&index)? else {
         bail!(
             "{}: the index has no sample space yet; register a dataset first",
@@ -125,7 +164,7 @@ fn sketch_data(args: &Args) -> anyhow::Result<(Sketch, u64)> {
                         .map_err(adaptdb::sketch::SketchError::from)?)
                 }),
         }
-        .with_context(|| format!("sketching {}", path.display()))?;
+        .doing("sketching", path)?;
         shards.push(sketch);
     }
     Ok((file::merge(&shards)?, spec))

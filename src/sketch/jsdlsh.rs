@@ -1,4 +1,4 @@
-//! Level 1: JSD-LSH, Hellinger E2LSH on √P (ALGORITHM.md §2). Hashes one partition's
+//! Level 1: JSD-LSH, Hellinger E2LSH on √P (METHOD.md §2). Hashes one partition's
 //! distribution into L band hashes. The Gaussian projection is regenerated from the seed
 //! (FORMAT.md §2.2) and applied in a fixed order, so band hashes are bit-reproducible.
 
@@ -75,7 +75,7 @@ impl JsdLsh {
     }
 
     /// The squared Hellinger distance at which a partition pair shares, in expectation,
-    /// `k` of its L bands, for every `k` in `0 ..= L` (ALGORITHM.md §2.5); computed once.
+    /// `k` of its L bands, for every `k` in `0 ..= L` (METHOD.md §2.3); computed once.
     pub fn distances(&self) -> &[f64] {
         self.distances.get_or_init(|| {
             let bands = (self.hashes / self.rows_per_band) as u16;

@@ -1,5 +1,5 @@
 //! Level 2: MinHash of a flattened set, simulated asymmetric padding and MinHash band keys
-//! (ALGORITHM.md §4). Signatures are stored unpadded; the padded form is a function of the
+//! (METHOD.md §4). Signatures are stored unpadded; the padded form is a function of the
 //! unpadded signature, the set size, the padding bound M and the model id (FORMAT.md §2.4).
 
 use crate::hash::{derive_seed, hash_words, mix64, unit_open};
@@ -89,7 +89,7 @@ mod tests {
 
     #[test]
     fn padding_lowers_collisions_as_theory_says() {
-        // |Q| = 40, |X| = 70, |Q ∩ X| = 25, M = 200: J̃ = 25 / 215 ≈ 0.116 (ALGORITHM.md §4.2).
+        // |Q| = 40, |X| = 70, |Q ∩ X| = 25, M = 200: J̃ = 25 / 215 ≈ 0.116 (METHOD.md §4).
         let h = MinHasher::new(&Params {
             minhash_size: 4096,
             ..Params::default()

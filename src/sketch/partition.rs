@@ -1,4 +1,4 @@
-//! Seeded random partitioning (ALGORITHM.md §1.1): a Fisher–Yates shuffle driven by
+//! Seeded random partitioning (METHOD.md §1.2): a Fisher–Yates shuffle driven by
 //! SplitMix64, then consecutive chunks of s rows, a residue shorter than s/2 merged into
 //! the last chunk.
 

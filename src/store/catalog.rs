@@ -69,7 +69,7 @@ pub struct ModelVersion {
 }
 
 impl ModelVersion {
-    /// Encodes the record as a `models` value (FORMAT.md §3.3).
+    /// Encodes the record as a `models` value (FORMAT.md §3.2).
     pub fn encode(&self) -> Vec<u8> {
         let mut e = Encoder::new();
         e.u8(MODEL_RECORD_V1)

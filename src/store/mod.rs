@@ -42,7 +42,7 @@ use segment::{
 };
 pub use verify::{Problem, VerifyReport};
 
-/// Version of the on-disk format written by this build (FORMAT.md §2).
+/// Version of the on-disk format written by this build (FORMAT.md §3.1, §9).
 pub const FORMAT_VERSION: u32 = 1;
 /// File name of the catalogue inside an index directory.
 pub const CATALOG_FILE: &str = "catalog.redb";
@@ -783,7 +783,7 @@ impl Index {
     }
 
     /// Fixes the sample space from a reference dataset, measures its noise floor and, when
-    /// the bucket width is 0, derives it from the floor (ALGORITHM.md §2.5, §9).
+    /// the bucket width is 0, derives it from the floor (METHOD.md §1.3, §2.3).
     fn calibrate(&self, frame: &Frame) -> Result<(Arc<Sketcher>, f64)> {
         let mut p = self.params();
         let space = SampleSpace::from_reference(frame, p.bins, p.reference_rows as usize, p.seed);
@@ -1082,7 +1082,7 @@ impl Index {
         let bound = self.meta_u64(txn, KEY_PADDING)?;
         if flat_len > bound {
             // The first dataset sets M to twice its flattened size; a larger one raises M for
-            // every stored version (ALGORITHM.md §4.5, from the stored unpadded signatures).
+            // every stored version (METHOD.md §4, from the stored unpadded signatures).
             self.rebuild_bands(txn, (2 * flat_len).max(bound))?;
         }
         let bound = self.meta_u64(txn, KEY_PADDING)?;
