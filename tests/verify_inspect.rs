@@ -295,6 +295,18 @@ fn inspect_reports_exact_figures() {
     assert_eq!(r.format_version, 1);
     // The first registration calibrated the bucket width; everything else is the default.
     assert!(r.params.bucket_width > 1.0 && r.params.bucket_width < 3.0);
+    // … from the noise floor it measured: r = κ₄ · √(2t / ln 2) with t = 2 × the floor.
+    let c = r.calibration.expect("calibrated by the first registration");
+    assert!(c.noise_floor > 0.01 && c.noise_floor < 0.06, "{c:?}");
+    assert_eq!(c.js_threshold, 2.0 * c.noise_floor);
+    assert_eq!(c.bucket_width, r.params.bucket_width);
+    let kappa4 = 5.015;
+    let want = kappa4 * (2.0 * c.js_threshold / std::f64::consts::LN_2).sqrt();
+    assert!(
+        (c.bucket_width - want).abs() < 2e-3 * want,
+        "{c:?} vs {want}"
+    );
+    assert!(c.match_bands > 1 && c.match_bands < 512, "{c:?}");
     assert_eq!(
         r.params,
         Params {

@@ -147,6 +147,10 @@ pub fn report_json(r: &InspectReport) -> serde_json::Value {
             "minhash_band_rows": p.minhash_band_rows, "seed": p.seed,
         },
         "space": space,
+        "calibration": r.calibration.map(|c| json!({
+            "noise_floor": c.noise_floor, "js_threshold": c.js_threshold,
+            "bucket_width": c.bucket_width, "match_bands": c.match_bands,
+        })),
         "padding": r.padding,
         "models": r.models,
         "next_model": r.next_model,
@@ -231,6 +235,15 @@ fn print_report(r: &InspectReport) {
             };
             println!("  columns: {}{tail}", names.join(", "));
         }
+    }
+    match &r.calibration {
+        Some(c) => println!(
+            "calibration: noise floor {:.5} nats (mean JS between partitions of the first \
+             dataset); JS threshold t = {:.5}; bucket width r = {:.4}; a partition match \
+             shares at least {} of {} bands",
+            c.noise_floor, c.js_threshold, c.bucket_width, c.match_bands, r.params.bands
+        ),
+        None => println!("calibration: none yet (the first registration measures it)"),
     }
     println!("padding bound M: {}", r.padding);
     println!("model versions: {} (next id {})", r.models, r.next_model);

@@ -35,6 +35,8 @@ pub struct InspectReport {
     pub space: Option<SpaceSummary>,
     /// The padding bound M (`meta/padding`).
     pub padding: u64,
+    /// What the first registration measured and derived from it; `None` until then.
+    pub calibration: Option<Calibration>,
     /// Registered model versions (entries of `models`).
     pub models: u64,
     /// The id the next registration receives (`meta/next_model`).
@@ -45,6 +47,20 @@ pub struct InspectReport {
     pub projection: Option<RecordLocation>,
     /// How full the MinHash band table is.
     pub bands: BandOccupancy,
+}
+
+/// The noise floor measured on the first registered dataset, and what it sets (METHOD.md
+/// §1.3, §2.3, §5.2).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Calibration {
+    /// Mean JS (nats) between partitions of the reference dataset (`meta/noise_floor`).
+    pub noise_floor: f64,
+    /// The JS threshold of a partition match (hard adaptivity): twice the floor.
+    pub js_threshold: f64,
+    /// The bucket width r in force (calibrated from the threshold unless set by hand).
+    pub bucket_width: f64,
+    /// Bands of L a partition pair must share to count as a match at the threshold.
+    pub match_bands: u32,
 }
 
 /// The sample space in figures.
@@ -201,6 +217,21 @@ impl Index {
             Some(bytes) => Some(decode_location(&bytes).map_err(|e| self.corrupt(e))?),
             None => None,
         };
+        let params = self.params();
+        let calibration = match self.read_meta(&txn, KEY_NOISE_FLOOR)? {
+            Some(bytes) => {
+                let noise_floor = f64::from_bits(self.decode_u64(KEY_NOISE_FLOOR, &bytes)?);
+                let js_threshold = 2.0 * noise_floor;
+                let (r, rows, bands) = (params.bucket_width, params.rows_per_band, params.bands);
+                Some(Calibration {
+                    noise_floor,
+                    js_threshold,
+                    bucket_width: r,
+                    match_bands: crate::divergence::band_threshold(js_threshold, r, rows, bands),
+                })
+            }
+            None => None,
+        };
         let models = txn
             .open_table(MODELS)
             .map_err(|e| self.db_err(e.into()))?
@@ -221,9 +252,10 @@ impl Index {
         Ok(InspectReport {
             dir: self.dir.clone(),
             format_version,
-            params: self.params(),
+            params,
             space,
             padding,
+            calibration,
             models,
             next_model,
             segments,

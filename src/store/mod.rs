@@ -31,8 +31,8 @@ use crate::space::SampleSpace;
 use catalog::*;
 pub use guard::is_containing_panic;
 pub use inspect::{
-    BandBucket, BandOccupancy, BucketClass, InspectReport, ModelRef, ModelSketch, SegmentInfo,
-    SpaceSummary, BUCKET_SIZE_CLASSES, LARGEST_BUCKETS, QUOTED_VALUES,
+    BandBucket, BandOccupancy, BucketClass, Calibration, InspectReport, ModelRef, ModelSketch,
+    SegmentInfo, SpaceSummary, BUCKET_SIZE_CLASSES, LARGEST_BUCKETS, QUOTED_VALUES,
 };
 pub use registrar::{Pending, Registrar};
 pub use registry::{parse_model_ref, CompactReport};
@@ -1578,7 +1578,7 @@ impl Index {
         Ok(u32::from_le_bytes(self.meta_array(key, bytes)?))
     }
 
-    fn decode_u64(&self, key: &str, bytes: &[u8]) -> Result<u64> {
+    pub(crate) fn decode_u64(&self, key: &str, bytes: &[u8]) -> Result<u64> {
         Ok(u64::from_le_bytes(self.meta_array(key, bytes)?))
     }
 
