@@ -85,10 +85,25 @@ fn a_sketch_file_round_trips_exactly() {
         assert_eq!(back_spec, spec);
         let bytes = std::fs::read(&out).unwrap();
         assert_eq!(&bytes[..8], b"ADBSKCH\n");
+        // Readable by whoever it is shipped to, not private like a temporary file.
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&out).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o644);
         assert_eq!(bytes, file::encode(&sketch, spec));
         // Overwriting is atomic and leaves no temporary file behind.
         file::write_sketch(&out, &sketch, spec).unwrap();
     }
+    let sketch = index
+        .sketch_file(&sources()[0].1, &InputOptions::default())
+        .unwrap();
+    let nowhere = dir.path().join("no-such-dir/x.sketch");
+    let err = file::write_sketch(&nowhere, &sketch, spec).unwrap_err();
+    let want = format!(
+        "{}: its directory {} does not exist",
+        nowhere.display(),
+        nowhere.parent().unwrap().display()
+    );
+    assert_eq!(err.to_string(), want);
     let leftovers: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().to_string())

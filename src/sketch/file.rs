@@ -338,12 +338,24 @@ pub fn write_sketch(path: &Path, sketch: &Sketch, spec: u64) -> Result<(), Sketc
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
+    if !dir.is_dir() {
+        let missing = std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!("its directory {} does not exist", dir.display()),
+        );
+        return Err(io(missing));
+    }
     let bytes = encode(sketch, spec);
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".adbsketch-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(io)?;
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".adbsketch-").suffix(".tmp");
+    // A sketch is meant to be shipped and read by others: not the temporary file's 0600.
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
+    let mut tmp = builder.tempfile_in(dir).map_err(|e| {
+        // Named after the directory, not the random name tempfile gave the file.
+        let what = format!("cannot create a file in {}: {}", dir.display(), e.kind());
+        io(std::io::Error::new(e.kind(), what))
+    })?;
     tmp.write_all(&bytes).map_err(io)?;
     tmp.as_file().sync_all().map_err(io)?;
     tmp.persist(path).map_err(|e| io(e.error))?;
