@@ -1,32 +1,41 @@
-//! `adaptdb-simulate`: a retraining pipeline against one index. One writer thread registers
-//! versions continuously while searcher threads run searches, and the tool reports
-//! registrations/s, search latency percentiles and errors.
+//! `adaptdb-simulate`: a retraining pipeline against one index. `--writers` threads prepare
+//! versions and register them through a group committer (`store::Registrar`) while searcher
+//! threads run searches; the tool reports registrations/s, commits and group sizes, search
+//! latency percentiles and errors, then verifies the index.
 //!
-//! The writer cycles over the workload's sources (`DATA/sources/*.csv[.gz]`), read once
-//! each. Round m registers every source once more, as version `2024-01` + m months (name =
-//! the source's stem, metadata `month=YYYY-MM` and, for names like `model_City_Year`,
-//! `city=City` and `year=Year`), trained on a fresh random ~80% of the source's rows (or
-//! `--batch-rows` rows drawn with replacement) — a model retrained each month. The searcher
-//! threads loop over the workload's targets (`DATA/targets`) with
-//! `SearchOptions::default()` until the writer finishes; above 1,000 versions the band
-//! tables take over from exhaustive scoring, so latencies are reported per path.
+//! Registration i is made from the workload's sources (`DATA/sources/*.csv[.gz]`, read once
+//! each): source i mod n, as version `2024-01` + i / n months (name = the source's stem,
+//! metadata `month=YYYY-MM` and, for names like `model_City_Year`, `city=City` and
+//! `year=Year`), trained on a fresh random ~80% of the source's rows (or `--batch-rows` rows
+//! drawn with replacement) — a model retrained each month. The rows depend on `--seed` and i
+//! only, not on which writer takes i. Registration 0 fixes the sample space and is made
+//! before the other threads start; then each writer takes the next i, subsamples and
+//! sketches it, submits it and waits until it is durable. `--writers 0` registers one at a
+//! time with `Index::register` instead (one commit each), for comparison. The searcher
+//! threads loop over the workload's targets (`DATA/targets`) with `SearchOptions::default()`
+//! until the writers finish; above 1,000 versions the band tables take over from exhaustive
+//! scoring, so latencies are reported per path.
 //!
 //! The last line is a summary of `key=value` fields: `registrations= elapsed_s=
-//! registrations_per_s= searches= p50_ms= p95_ms= p99_ms= max_ms= errors= verify=`. The
-//! exit status is non-zero when `errors` is not 0 or `verify` is not `ok`.
+//! registrations_per_s= writers= commits= group_mean= group_max= searches= p50_ms= p95_ms=
+//! p99_ms= max_ms= errors= verify=`. `commits` counts transactions (registration 0's, then
+//! one per group); `group_mean` and `group_max` are registrations per commit. The exit
+//! status is non-zero when `errors` is not 0 or `verify` is not `ok`.
 //!
 //! ```text
-//! cargo run --release --bin adaptdb-simulate -- --index /tmp/sim --registrations 10000
+//! cargo run --release --bin adaptdb-simulate -- --index /tmp/sim --registrations 10000 \
+//!     [--writers 4] [--max-group 64] [--searchers 4] [--batch-rows N] [--seed 7]
 //! ```
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use adaptdb::input::{read_all, Frame};
-use adaptdb::sketch::FrameRows;
+use adaptdb::sketch::{FrameRows, Sketcher};
+use adaptdb::store::Registrar;
 use adaptdb::{Index, InputOptions, Params, Registration, SearchOptions, SearchPath};
 use anyhow::{bail, Context};
 use clap::Parser;
@@ -46,6 +55,13 @@ struct Args {
     /// Versions to register.
     #[arg(long, default_value_t = 10_000)]
     registrations: usize,
+    /// Writer threads submitting through one group committer; 0 registers one version at a
+    /// time on one thread with `Index::register`, without group commit.
+    #[arg(long, default_value_t = 4)]
+    writers: usize,
+    /// Most registrations the group committer puts in one transaction.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..))]
+    max_group: u64,
     /// Searcher threads.
     #[arg(long, default_value_t = 4)]
     searchers: usize,
@@ -60,6 +76,8 @@ struct Args {
 
 /// Errors printed in full; later ones are only counted.
 const SHOWN_ERRORS: usize = 5;
+/// Registrations between two progress lines on stderr.
+const PROGRESS_EVERY: usize = 1_000;
 
 fn main() -> ExitCode {
     let args = Args::parse();
@@ -142,6 +160,27 @@ fn subsample(frame: &Frame, batch: Option<usize>, rng: &mut StdRng) -> Frame {
     }
 }
 
+/// Odd constant that spreads registration numbers over the seed space.
+const SEED_MIX: u64 = 0x9E37_79B9_7F4A_7C15;
+
+/// Registration `i` and its training rows, drawn from a generator seeded by `args.seed` and
+/// `i` alone (so the data does not depend on which writer prepares it).
+fn prepare(i: usize, sources: &[(String, Frame)], args: &Args) -> (Registration, Frame) {
+    let (stem, frame) = &sources[i % sources.len()];
+    let version = month(i / sources.len());
+    let mut metadata = vec![("month".to_string(), version.clone())];
+    if let Some((city, year)) = city_year(stem) {
+        metadata.push(("city".into(), city.into()));
+        metadata.push(("year".into(), year.into()));
+    }
+    let reg = Registration {
+        metadata,
+        ..Registration::new(stem.clone()).version(version)
+    };
+    let mut rng = StdRng::seed_from_u64(args.seed ^ (i as u64).wrapping_mul(SEED_MIX));
+    (reg, subsample(frame, args.batch_rows, &mut rng))
+}
+
 /// What the searcher threads record.
 #[derive(Default)]
 struct Latencies {
@@ -152,8 +191,11 @@ struct Latencies {
 /// Shared state of one simulation.
 struct Shared {
     done: AtomicBool,
+    /// The next registration a writer takes; registration 0 is made before they start.
+    next: AtomicUsize,
     registered: AtomicUsize,
     errors: AtomicUsize,
+    started: Instant,
     latencies: Mutex<Latencies>,
 }
 
@@ -163,51 +205,63 @@ impl Shared {
             eprintln!("error: {what}: {e}");
         }
     }
-}
 
-fn writer(
-    index: &Index,
-    sources: &[(String, Frame)],
-    args: &Args,
-    shared: &Shared,
-) -> anyhow::Result<()> {
-    let mut rng = StdRng::seed_from_u64(args.seed);
-    for i in 0..args.registrations {
-        let (stem, frame) = &sources[i % sources.len()];
-        let version = month(i / sources.len());
-        let mut metadata = vec![("month".to_string(), version.clone())];
-        if let Some((city, year)) = city_year(stem) {
-            metadata.push(("city".into(), city.into()));
-            metadata.push(("year".into(), year.into()));
-        }
-        let reg = Registration {
-            metadata,
-            ..Registration::new(stem.clone()).version(version)
-        };
-        let sample = subsample(frame, args.batch_rows, &mut rng);
-        match index.register(&reg, &mut FrameRows::new(&sample)) {
-            Ok(_) => {
-                shared.registered.fetch_add(1, Ordering::SeqCst);
-            }
-            Err(e) => {
-                let v = reg.version.as_deref().unwrap_or_default();
-                shared.error(&format!("registering {}@{v}", reg.name), &e);
-            }
-        }
-        if i == 0 && shared.registered.load(Ordering::SeqCst) == 0 {
-            bail!("the first registration failed; nothing to search");
+    fn registered_one(&self) {
+        let n = self.registered.fetch_add(1, Ordering::SeqCst) + 1;
+        if n % PROGRESS_EVERY == 0 {
+            let s = self.started.elapsed().as_secs_f64();
+            eprintln!("registered {n} versions in {s:.1} s");
         }
     }
-    Ok(())
+}
+
+/// How a writer makes one prepared registration durable.
+#[derive(Clone, Copy)]
+enum Commit<'a> {
+    /// `Index::register`: sketch and commit on the writer's thread, one transaction each.
+    Alone(&'a Index),
+    /// Sketch on the writer's thread, then submit to the group committer and wait.
+    Grouped(&'a Registrar, &'a Sketcher),
+}
+
+impl Commit<'_> {
+    fn register(self, registration: Registration, rows: &Frame) -> adaptdb::Result<()> {
+        let mut rows = FrameRows::new(rows);
+        match self {
+            Commit::Alone(index) => index.register(&registration, &mut rows).map(drop),
+            Commit::Grouped(registrar, sketcher) => {
+                let sketch = sketcher.sketch(&mut rows)?;
+                registrar.submit(registration, sketch).wait().map(drop)
+            }
+        }
+    }
+}
+
+/// Takes registrations from `shared.next` until all are taken, and commits each one.
+fn writer(commit: Commit, sources: &[(String, Frame)], args: &Args, shared: &Shared) {
+    loop {
+        let i = shared.next.fetch_add(1, Ordering::SeqCst);
+        if i >= args.registrations {
+            return;
+        }
+        let (registration, rows) = prepare(i, sources, args);
+        let label = format!(
+            "registering {}@{}",
+            registration.name,
+            registration.version.as_deref().unwrap_or_default()
+        );
+        match commit.register(registration, &rows) {
+            Ok(()) => shared.registered_one(),
+            Err(e) => shared.error(&label, &e),
+        }
+    }
 }
 
 fn searcher(index: &Index, targets: &[(String, Frame)], offset: usize, shared: &Shared) {
     let options = SearchOptions::default();
     let mut local = Latencies::default();
     let mut i = offset;
-    while shared.registered.load(Ordering::SeqCst) == 0 && !shared.done.load(Ordering::SeqCst) {
-        std::thread::sleep(Duration::from_millis(1));
-    }
+    // Registration 0 is in before any searcher starts: there is always something to search.
     while !shared.done.load(Ordering::SeqCst) {
         let (stem, frame) = &targets[i % targets.len()];
         i += 1;
@@ -248,7 +302,85 @@ fn percentiles(sorted: &[Duration]) -> String {
     )
 }
 
+/// Commits and registrations per commit of one run.
+struct Groups {
+    /// Transactions: registration 0's, then one per group (or per registration).
+    commits: u64,
+    /// Registrations handed to those transactions, refused ones included.
+    registrations: u64,
+    /// Registrations in the largest transaction.
+    largest: usize,
+}
+
+impl Groups {
+    fn fields(&self) -> String {
+        let mean = self.registrations as f64 / self.commits.max(1) as f64;
+        format!(
+            "commits={} group_mean={mean:.2} group_max={}",
+            self.commits, self.largest
+        )
+    }
+}
+
+/// Runs the searchers and the writers until every registration after the first is made,
+/// and returns how they were grouped.
+fn simulate(
+    index: &Arc<Index>,
+    sources: &[(String, Frame)],
+    targets: &[(String, Frame)],
+    args: &Args,
+    shared: &Shared,
+) -> anyhow::Result<Groups> {
+    let sketcher = index
+        .sketcher()?
+        .context("the first registration left no sample space")?;
+    let registrar = (args.writers > 0).then(|| {
+        let max_group = usize::try_from(args.max_group).unwrap_or(usize::MAX);
+        Registrar::start(index.clone(), max_group)
+    });
+    let commit = match &registrar {
+        Some(registrar) => Commit::Grouped(registrar, &sketcher),
+        None => Commit::Alone(index),
+    };
+
+    std::thread::scope(|scope| {
+        for t in 0..args.searchers {
+            scope.spawn(move || searcher(index, targets, t, shared));
+        }
+        let writers: Vec<_> = (0..args.writers.max(1))
+            .map(|_| scope.spawn(move || writer(commit, sources, args, shared)))
+            .collect();
+        for w in writers {
+            if w.join().is_err() {
+                shared.error("a writer thread", &"panicked");
+            }
+        }
+        shared.done.store(true, Ordering::SeqCst);
+    });
+
+    // Registration 0 went through `Index::register`, a transaction of its own.
+    Ok(match registrar {
+        Some(registrar) => {
+            let groups = Groups {
+                commits: 1 + registrar.groups(),
+                registrations: 1 + registrar.grouped(),
+                largest: registrar.largest_group().max(1),
+            };
+            registrar.close();
+            groups
+        }
+        None => Groups {
+            commits: args.registrations as u64,
+            registrations: args.registrations as u64,
+            largest: 1,
+        },
+    })
+}
+
 fn run(args: &Args) -> anyhow::Result<bool> {
+    if args.registrations == 0 {
+        bail!("--registrations must be at least 1");
+    }
     let sources = frames(&args.data.join("sources"))?;
     let targets = frames(&args.data.join("targets"))?;
     let index = Index::open_or_create(&args.index, Params::default())
@@ -260,30 +392,43 @@ fn run(args: &Args) -> anyhow::Result<bool> {
         );
     }
     eprintln!(
-        "simulating {} registrations over {} sources with {} searchers over {} targets",
+        "simulating {} registrations over {} sources with {} writers and {} searchers over {} \
+         targets",
         args.registrations,
         sources.len(),
+        args.writers,
         args.searchers,
         targets.len()
     );
     let shared = Shared {
         done: AtomicBool::new(false),
+        next: AtomicUsize::new(1),
         registered: AtomicUsize::new(0),
         errors: AtomicUsize::new(0),
+        started: Instant::now(),
         latencies: Mutex::new(Latencies::default()),
     };
-    let started = Instant::now();
-    let written = std::thread::scope(|scope| {
-        for t in 0..args.searchers {
-            let (index, targets, shared) = (&index, &targets, &shared);
-            scope.spawn(move || searcher(index, targets, t, shared));
-        }
-        let outcome = writer(&index, &sources, args, &shared);
-        shared.done.store(true, Ordering::SeqCst);
-        outcome
-    });
-    let elapsed = started.elapsed().as_secs_f64();
-    written?;
+
+    // The first registration fixes the sample space that every later sketch is made in.
+    let (first, rows) = prepare(0, &sources, args);
+    index
+        .register(&first, &mut FrameRows::new(&rows))
+        .with_context(|| format!("registering {} (the first; nothing to search)", first.name))?;
+    shared.registered_one();
+    let index = Arc::new(index);
+    let groups = simulate(&index, &sources, &targets, args, &shared)?;
+    let elapsed = shared.started.elapsed().as_secs_f64();
+    report(&index, args, shared, &groups, elapsed)
+}
+
+/// Verifies the index and prints the latency lines and the summary line.
+fn report(
+    index: &Index,
+    args: &Args,
+    shared: Shared,
+    groups: &Groups,
+    elapsed: f64,
+) -> anyhow::Result<bool> {
     let registered = shared.registered.load(Ordering::SeqCst);
     let errors = shared.errors.load(Ordering::SeqCst);
     let mut lat = shared
@@ -294,11 +439,13 @@ fn run(args: &Args) -> anyhow::Result<bool> {
     lat.bands.sort_unstable();
     let mut all: Vec<Duration> = lat.exhaustive.iter().chain(&lat.bands).copied().collect();
     all.sort_unstable();
+
     let report = index.verify()?;
     let verify = if report.is_ok() { "ok" } else { "failed" };
     for p in report.problems.iter().take(SHOWN_ERRORS) {
         eprintln!("verify: {p:?}");
     }
+
     println!(
         "exhaustive searches (≤ 1,000 versions): {} {}",
         lat.exhaustive.len(),
@@ -311,8 +458,10 @@ fn run(args: &Args) -> anyhow::Result<bool> {
     );
     println!(
         "registrations={registered} elapsed_s={elapsed:.2} registrations_per_s={:.1} \
-         searches={} {} errors={errors} verify={verify}",
+         writers={} {} searches={} {} errors={errors} verify={verify}",
         registered as f64 / elapsed.max(1e-9),
+        args.writers,
+        groups.fields(),
         all.len(),
         percentiles(&all)
     );
