@@ -431,8 +431,15 @@ impl BandOverlap {
     }
 }
 
+/// Target partitions up to which [`band_overlap`] compares every (target, source)
+/// partition pair band by band — n·m·L equality tests, which vectorise — rather than sorting
+/// the source's m·L band hashes into postings and looking each target hash up. The sort
+/// costs m·L·log(m·L) whatever the target, so only targets of many partitions repay it.
+pub const PAIRWISE_PARTITIONS: usize = 64;
+
 /// Compares a target's band hashes with one source's (`source` partition-major, `bands`
-/// per partition). Band hashes mix in the band number, so equal hashes mean equal bands.
+/// per partition). Band hashes mix in the band number, so equal hashes mean equal bands
+/// (two different bands share a hash only by a 64-bit collision).
 pub fn band_overlap(target: &Sketch, source: &[u64], bands: usize) -> BandOverlap {
     let l = target.bands as usize;
     let n = target.band_hashes.len() / l.max(1);
@@ -443,17 +450,49 @@ pub fn band_overlap(target: &Sketch, source: &[u64], bands: usize) -> BandOverla
             mean_overlap: 0.0,
         };
     }
+    let (best, shared_total) = if n <= PAIRWISE_PARTITIONS {
+        overlap_pairwise(&target.band_hashes, source, l)
+    } else {
+        overlap_by_postings(&target.band_hashes, source, l)
+    };
+    let m = source.len() / l;
+    BandOverlap {
+        best,
+        bands: l,
+        mean_overlap: shared_total as f64 / (n * m * l) as f64,
+    }
+}
+
+/// Best shared-band count per target partition and the total of shared bands over all
+/// pairs, comparing every pair of partitions band by band.
+fn overlap_pairwise(target: &[u64], source: &[u64], l: usize) -> (Vec<u32>, u64) {
+    let mut best = Vec::with_capacity(target.len() / l);
+    let mut shared_total = 0u64;
+    for q in target.chunks_exact(l) {
+        let mut top = 0;
+        for p in source.chunks_exact(l) {
+            let shared = q.iter().zip(p).filter(|(a, b)| a == b).count() as u32;
+            top = top.max(shared);
+            shared_total += shared as u64;
+        }
+        best.push(top);
+    }
+    (best, shared_total)
+}
+
+/// The same as [`overlap_pairwise`], by looking each target band hash up in the source's
+/// band hashes sorted with their partition numbers.
+fn overlap_by_postings(target: &[u64], source: &[u64], l: usize) -> (Vec<u32>, u64) {
     let mut postings: Vec<(u64, u32)> = source
         .iter()
         .enumerate()
         .map(|(i, &h)| (h, (i / l) as u32))
         .collect();
     postings.sort_unstable();
-    let m = source.len() / l;
-    let mut counts = vec![0u32; m];
-    let mut best = Vec::with_capacity(n);
+    let mut counts = vec![0u32; source.len() / l];
+    let mut best = Vec::with_capacity(target.len() / l);
     let mut shared_total = 0u64;
-    for q in target.band_hashes.chunks_exact(l) {
+    for q in target.chunks_exact(l) {
         counts.iter_mut().for_each(|c| *c = 0);
         let mut top = 0;
         for &h in q {
@@ -467,12 +506,7 @@ pub fn band_overlap(target: &Sketch, source: &[u64], bands: usize) -> BandOverla
         }
         best.push(top);
     }
-    let mean_overlap = shared_total as f64 / (n * m * l) as f64;
-    BandOverlap {
-        best,
-        bands: l,
-        mean_overlap,
-    }
+    (best, shared_total)
 }
 
 /// |a ∩ b| / |a| for sorted, distinct `a` and `b`.
@@ -535,6 +569,31 @@ mod tests {
         assert!((o.mean_overlap - 4.0 / 16.0).abs() < 1e-12);
         assert_eq!(o.coverage(1), 0.5);
         assert_eq!(o.coverage(4), 0.0);
+    }
+
+    #[test]
+    fn both_ways_of_counting_shared_bands_agree() {
+        // Band hashes drawn from a small alphabet per band, so that partitions share some.
+        let mut state = 5u64;
+        let mut draw = |parts: usize, l: usize| -> Vec<u64> {
+            (0..parts * l)
+                .map(|i| {
+                    let band = (i % l) as u64;
+                    band << 32 | crate::hash::splitmix64(&mut state) % 3
+                })
+                .collect()
+        };
+        for (n, m, l) in [(1, 1, 4), (3, 7, 16), (70, 5, 32), (9, 40, 8)] {
+            let (target, source) = (draw(n, l), draw(m, l));
+            let pairwise = overlap_pairwise(&target, &source, l);
+            assert_eq!(
+                pairwise,
+                overlap_by_postings(&target, &source, l),
+                "{n} {m} {l}"
+            );
+            assert!(pairwise.0.iter().all(|&b| b as usize <= l));
+            assert!(pairwise.1 > 0);
+        }
     }
 
     #[test]

@@ -1301,6 +1301,7 @@ impl Index {
         } else {
             self.band_candidates(&txn, target)?
         };
+        let found_micros = started.elapsed().as_micros() as u64;
 
         let signatures = match options.score {
             Score::MinHash => Some(txn.open_table(MINHASH).map_err(|e| self.db_err(e.into()))?),
@@ -1370,11 +1371,15 @@ impl Index {
             js_threshold: 2.0 * noise_floor,
             segments: &self.segments,
         };
+        let (scored, loaded_micros) = (candidates.len(), started.elapsed().as_micros() as u64);
         let results = scorer.rank(target, candidates, options)?;
         tracing::debug!(
             models = total,
-            scored = ids.len(),
+            candidates = ids.len(),
+            scored,
             returned = results.len(),
+            found_micros,
+            loaded_micros,
             micros = started.elapsed().as_micros() as u64,
             "searched"
         );
