@@ -579,7 +579,7 @@ mod tests {
             (0..parts * l)
                 .map(|i| {
                     let band = (i % l) as u64;
-                    band << 32 | crate::hash::splitmix64(&mut state) % 3
+                    (band << 32) | (crate::hash::splitmix64(&mut state) % 3)
                 })
                 .collect()
         };
