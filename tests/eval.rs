@@ -311,3 +311,25 @@ fn the_harness_can_leave_out_each_targets_counterpart() {
     assert!(stdout.contains("9.0 candidates per target"), "{stdout}");
     assert!(stdout.contains("same_group source excluded"), "{stdout}");
 }
+
+#[test]
+fn the_harness_measures_both_costs_at_registry_scale() {
+    let out = tempfile::tempdir().unwrap();
+    let stdout = run_harness(&data("weather_cities"), out.path(), &["--scale", "3"]);
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("speed ratio weather_cities at 30 versions (3 per source; "))
+        .unwrap_or_else(|| panic!("no scale line:\n{stdout}"));
+    // 30 versions is under the exhaustive limit: every version is scored.
+    assert!(
+        line.contains("every version scored): exact pairwise "),
+        "{line}"
+    );
+    let ratio: f64 = line
+        .rsplit("= ")
+        .next()
+        .and_then(|r| r.strip_suffix('x'))
+        .and_then(|r| r.parse().ok())
+        .unwrap_or_else(|| panic!("{line}"));
+    assert!(ratio.is_finite() && ratio > 0.0, "{line}");
+}

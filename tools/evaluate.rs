@@ -28,7 +28,9 @@
 //! 5. with `--seeds N`, rebuilds the default index under N other master seeds and reports
 //!    the spread of the default strategy's top-1 error and correlation;
 //! 6. ends each workload with the speed ratio of the exact pairwise baseline to a search
-//!    with the default strategy.
+//!    with the default strategy, and with `--scale N` the same ratio measured on an index
+//!    holding N versions of every source (the pairwise baseline then compares every pair of
+//!    partitions of every version).
 //!
 //! Ties in score are broken by source name ascending.
 
@@ -42,7 +44,7 @@ use adaptdb::eval::{self, Baseline, Evaluator, Summary};
 use adaptdb::input::{read_all, Frame};
 use adaptdb::search::Score;
 use adaptdb::sketch::FrameRows;
-use adaptdb::{Index, InputOptions, Params, Registration, SearchOptions};
+use adaptdb::{Index, InputOptions, Params, Registration, SearchOptions, SearchPath};
 use anyhow::{anyhow, bail, Context};
 use clap::Parser;
 
@@ -67,6 +69,11 @@ struct Cli {
     /// the default, to measure what more or fewer bands buy.
     #[arg(long)]
     bands: Option<u16>,
+    /// Also measure both costs at registry scale: register every source this many times
+    /// (as versions 1 … N of its name) and time, per target, a default search (top 10)
+    /// against the exact pairwise baseline over all N copies of every candidate.
+    #[arg(long)]
+    scale: Option<usize>,
 }
 
 impl Cli {
@@ -564,6 +571,14 @@ fn evaluate(w: &Workload, cli: &Cli) -> anyhow::Result<String> {
         pairwise_ms / search_ms
     );
 
+    let speed = match cli.scale {
+        Some(copies) if copies > 1 => {
+            eprintln!("  scale: {copies} versions per source");
+            format!("{speed}\n{}", at_scale(w, &cases, &ev, cli, copies)?)
+        }
+        _ => speed,
+    };
+
     let header = Header {
         sources: w.sources.len(),
         params: index.params(),
@@ -581,6 +596,59 @@ fn evaluate(w: &Workload, cli: &Cli) -> anyhow::Result<String> {
     write_csv(&out("csv"), &cases, &methods)?;
     plot(&out("svg"), w, &cases, &methods)?;
     Ok(speed)
+}
+
+/// Both costs when the index holds `copies` versions of every source: a default search
+/// (the path the index size selects) against the exact pairwise baseline, which must read
+/// every candidate version's raw data and compare every pair of partitions.
+fn at_scale(
+    w: &Workload,
+    cases: &[Case],
+    ev: &Evaluator,
+    cli: &Cli,
+    copies: usize,
+) -> anyhow::Result<String> {
+    let tmp = tempfile::tempdir().context("creating a temporary directory")?;
+    let dir = tmp.path().join("scale");
+    let index = Index::create(&dir, cli.params()).context("creating the scale index")?;
+    for v in 1..=copies {
+        for (name, frame) in &w.sources {
+            let reg = Registration::new(name).version(v.to_string());
+            index
+                .register(&reg, &mut FrameRows::new(frame))
+                .with_context(|| format!("registering {}", frame.path.display()))?;
+        }
+    }
+    let options = SearchOptions::default();
+    let (mut search_ms, mut pairwise_ms, mut path) = (0.0, 0.0, String::new());
+    for case in cases {
+        let frame = &w.targets[case.frame].1;
+        let started = Instant::now();
+        let found = index.search(&mut FrameRows::new(frame), &options)?;
+        search_ms += started.elapsed().as_secs_f64() * 1e3;
+        path = match found.path {
+            SearchPath::Exhaustive => "every version scored".into(),
+            SearchPath::Bands { candidates, .. } => format!(
+                "band tables: {candidates} candidates, {} scored",
+                candidates.min(options.rescore)
+            ),
+        };
+        let one = source_frames(w, case)?;
+        let sources: Vec<&Frame> = (0..copies).flat_map(|_| one.iter().copied()).collect();
+        let started = Instant::now();
+        ev.score(Baseline::PairwiseAdaptivity, frame, &sources)?;
+        pairwise_ms += started.elapsed().as_secs_f64() * 1e3;
+    }
+    let n = cases.len() as f64;
+    let versions = copies * w.sources.len();
+    Ok(format!(
+        "speed ratio {} at {versions} versions ({copies} per source; {path}): exact pairwise \
+         {:.2} ms / default search {:.2} ms = {:.1}x",
+        w.name,
+        pairwise_ms / n,
+        search_ms / n,
+        pairwise_ms / search_ms
+    ))
 }
 
 /// Index figures for the report's preamble.
