@@ -13,19 +13,7 @@ use std::time::Instant;
 use adaptdb::{Index, InputOptions, Params, Registration, SearchOptions};
 
 fn data_files(dir: &Path) -> Vec<(String, PathBuf)> {
-    let mut out: Vec<(String, PathBuf)> = std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .filter_map(|e| {
-            let p = e.ok()?.path();
-            let f = p.file_name()?.to_str()?.to_string();
-            let stem = f
-                .strip_suffix(".csv.gz")
-                .or_else(|| f.strip_suffix(".csv"))?;
-            Some((stem.to_string(), p))
-        })
-        .collect();
-    out.sort();
-    out
+    adaptdb::input::data_files(dir).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {

@@ -115,35 +115,10 @@ fn main() -> ExitCode {
     }
 }
 
-/// The `.csv` / `.csv.gz` files of `dir` by stem, sorted.
-fn data_files(dir: &Path) -> anyhow::Result<Vec<(String, PathBuf)>> {
-    let mut out = Vec::new();
-    let entries = std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))?;
-    for entry in entries {
-        let path = entry
-            .with_context(|| format!("reading {}", dir.display()))?
-            .path();
-        let Some(file) = path.file_name().and_then(|f| f.to_str()) else {
-            continue;
-        };
-        let stem = file
-            .strip_suffix(".csv.gz")
-            .or_else(|| file.strip_suffix(".csv"));
-        if let Some(stem) = stem {
-            out.push((stem.to_string(), path.clone()));
-        }
-    }
-    out.sort();
-    if out.is_empty() {
-        bail!("{} holds no .csv or .csv.gz files", dir.display());
-    }
-    Ok(out)
-}
-
 // ---- the child ----
 
 fn child(args: &ChildArgs) -> anyhow::Result<()> {
-    let files = data_files(&args.data)?;
+    let files = adaptdb::input::data_files(&args.data)?;
     let index = Index::open_or_create(&args.index, Params::default())
         .with_context(|| format!("opening {}", args.index.display()))?;
     let input = InputOptions::default();
@@ -212,7 +187,7 @@ struct ChildRun {
 
 fn run(args: &RunArgs) -> anyhow::Result<bool> {
     let started = Instant::now();
-    let files = data_files(&args.data)?;
+    let files = adaptdb::input::data_files(&args.data)?;
     let by_name: HashMap<String, PathBuf> = files.iter().cloned().collect();
     std::fs::create_dir_all(&args.index)
         .with_context(|| format!("creating {}", args.index.display()))?;

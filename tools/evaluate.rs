@@ -195,11 +195,11 @@ fn load(dir: &Path) -> anyhow::Result<Workload> {
             read_all(&path, &input).with_context(|| format!("reading {}", path.display()))?;
         Ok((stem, frame))
     };
-    let sources = data_files(&dir.join("sources"))?
+    let sources = adaptdb::input::data_files(&dir.join("sources"))?
         .into_iter()
         .map(read)
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let targets = data_files(&dir.join("targets"))?
+    let targets = adaptdb::input::data_files(&dir.join("targets"))?
         .into_iter()
         .filter(|(stem, _)| truth.contains_key(stem))
         .map(read)
@@ -252,28 +252,6 @@ fn read_truth(path: &Path) -> anyhow::Result<(Truth, bool)> {
         truth.entry(field(t)).or_default().insert(field(s), pair);
     }
     Ok((truth, sa.is_some()))
-}
-
-/// The `.csv` and `.csv.gz` files of a folder, by name without the extension, sorted.
-fn data_files(dir: &Path) -> anyhow::Result<Vec<(String, PathBuf)>> {
-    let mut out = BTreeMap::new();
-    for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
-        let path = entry?.path();
-        let file = path
-            .file_name()
-            .and_then(|f| f.to_str())
-            .unwrap_or_default();
-        let stem = file
-            .strip_suffix(".csv.gz")
-            .or_else(|| file.strip_suffix(".csv"));
-        if let Some(stem) = stem {
-            out.insert(stem.to_string(), path.clone());
-        }
-    }
-    if out.is_empty() {
-        bail!("{}: no .csv or .csv.gz files", dir.display());
-    }
-    Ok(out.into_iter().collect())
 }
 
 /// The targets to assess, each with its candidates (minus its natural counterpart when

@@ -91,31 +91,13 @@ fn main() -> ExitCode {
     }
 }
 
-/// The `.csv` / `.csv.gz` files of `dir` by stem, sorted, each read into memory.
+/// The data files of `dir` by stem, sorted, each read into memory.
 fn frames(dir: &Path) -> anyhow::Result<Vec<(String, Frame)>> {
-    let mut out = Vec::new();
-    let entries = std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))?;
-    for entry in entries {
-        let path = entry
-            .with_context(|| format!("reading {}", dir.display()))?
-            .path();
-        let Some(file) = path.file_name().and_then(|f| f.to_str()) else {
-            continue;
-        };
-        let Some(stem) = file
-            .strip_suffix(".csv.gz")
-            .or_else(|| file.strip_suffix(".csv"))
-        else {
-            continue;
-        };
-        let frame = read_all(&path, &InputOptions::default())?;
-        out.push((stem.to_string(), frame));
-    }
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    if out.is_empty() {
-        bail!("{}: no .csv or .csv.gz files", dir.display());
-    }
-    Ok(out)
+    let input = InputOptions::default();
+    adaptdb::input::data_files(dir)?
+        .into_iter()
+        .map(|(stem, path)| Ok((stem, read_all(&path, &input)?)))
+        .collect()
 }
 
 /// `city` and `year` from a name like `model_City_Year`.

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use adaptdb::{Index, InputOptions, Registration, SearchOptions, SearchPath};
-use anyhow::{bail, Context};
+use anyhow::Context;
 
 use super::created::{self, Existing};
 use super::{count, PathContext};
@@ -211,24 +211,7 @@ fn read_truth(path: &Path) -> anyhow::Result<Truth> {
     Ok(truth)
 }
 
-/// The `.csv` and `.csv.gz` files of a folder, by name without the extension.
+/// The data files of a folder by stem.
 fn data_files(dir: &Path) -> anyhow::Result<BTreeMap<String, PathBuf>> {
-    let mut out = BTreeMap::new();
-    for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
-        let path = entry?.path();
-        let file = path
-            .file_name()
-            .and_then(|f| f.to_str())
-            .unwrap_or_default();
-        let stem = file
-            .strip_suffix(".csv.gz")
-            .or_else(|| file.strip_suffix(".csv"));
-        if let Some(stem) = stem {
-            out.insert(stem.to_string(), path.clone());
-        }
-    }
-    if out.is_empty() {
-        bail!("{}: no .csv or .csv.gz files", dir.display());
-    }
-    Ok(out)
+    Ok(adaptdb::input::data_files(dir)?.into_iter().collect())
 }

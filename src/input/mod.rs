@@ -70,6 +70,48 @@ pub fn open(path: &Path, options: &InputOptions) -> Result<Box<dyn RowSource>, I
     Ok(Box::new(source))
 }
 
+/// The stem of a file name `open` reads (`.csv` or `.csv.gz`, any case): `jan` for
+/// `jan.csv.gz`; `None` for any other name.
+pub fn data_stem(name: &str) -> Option<&str> {
+    let lower = name.to_ascii_lowercase();
+    let cut = [".csv.gz", ".csv"]
+        .iter()
+        .find(|ext| lower.ends_with(*ext))?
+        .len();
+    Some(&name[..name.len() - cut])
+}
+
+/// The data files of a folder (the names [`open`] reads) by stem, sorted by stem: a
+/// workload's `sources/` or `targets/`. Other files are skipped.
+///
+/// # Errors
+/// [`InputError::Io`] when the folder cannot be read; [`InputError::NoDataFiles`] when it
+/// holds no data file.
+pub fn data_files(dir: &Path) -> Result<Vec<(String, PathBuf)>, InputError> {
+    let io = |error| InputError::Io {
+        path: dir.to_path_buf(),
+        error,
+    };
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(io)? {
+        let path = entry.map_err(io)?.path();
+        let stem = path
+            .file_name()
+            .and_then(|f| f.to_str())
+            .and_then(data_stem);
+        if let Some(stem) = stem {
+            out.push((stem.to_string(), path.clone()));
+        }
+    }
+    out.sort();
+    if out.is_empty() {
+        return Err(InputError::NoDataFiles {
+            path: dir.to_path_buf(),
+        });
+    }
+    Ok(out)
+}
+
 /// A whole table read into memory (row-major).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Frame {
@@ -123,6 +165,12 @@ pub enum InputError {
         path: PathBuf,
         /// The underlying error (part of the message, so not also a `source()`).
         error: std::io::Error,
+    },
+    /// A folder of data files holds none.
+    #[error("{}: no .csv or .csv.gz files", path.display())]
+    NoDataFiles {
+        /// The folder.
+        path: PathBuf,
     },
     /// The file name does not end in `.csv` or `.csv.gz`.
     #[error("{}: unsupported input format (expected .csv or .csv.gz)", path.display())]
@@ -222,5 +270,36 @@ fn describe_not_a_number(text: &str) -> String {
         "empty field, expected a number".to_owned()
     } else {
         format!("{text:?} is not a number")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_stems_keep_the_name_and_drop_a_readable_extension_of_any_case() {
+        assert_eq!(data_stem("jan.csv"), Some("jan"));
+        assert_eq!(data_stem("Jan.CSV.GZ"), Some("Jan"));
+        assert_eq!(data_stem("a.b.csv.gz"), Some("a.b"));
+        assert_eq!(data_stem("notes.txt"), None);
+        assert_eq!(data_stem("csv"), None);
+    }
+
+    #[test]
+    fn a_folder_lists_its_data_files_by_stem_and_an_empty_one_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["b.csv", "a.csv.gz", "README.md"] {
+            std::fs::write(dir.path().join(name), "x\n1\n").unwrap();
+        }
+        let stems: Vec<String> = data_files(dir.path())
+            .unwrap()
+            .into_iter()
+            .map(|f| f.0)
+            .collect();
+        assert_eq!(stems, ["a", "b"]);
+        let empty = tempfile::tempdir().unwrap();
+        let err = data_files(empty.path()).unwrap_err();
+        assert!(matches!(err, InputError::NoDataFiles { .. }), "{err}");
     }
 }

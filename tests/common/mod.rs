@@ -11,20 +11,7 @@ pub fn data(rel: &str) -> PathBuf {
 
 /// The `.csv` / `.csv.gz` files of a folder, by stem, sorted.
 pub fn files(dir: &Path) -> Vec<(String, PathBuf)> {
-    let mut out: Vec<(String, PathBuf)> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter_map(|p| {
-            let f = p.file_name()?.to_str()?.to_string();
-            let stem = f
-                .strip_suffix(".csv.gz")
-                .or_else(|| f.strip_suffix(".csv"))?
-                .to_string();
-            Some((stem, p))
-        })
-        .collect();
-    out.sort();
-    out
+    adaptdb::input::data_files(dir).unwrap()
 }
 
 /// Every file under `dir` with its length and XXH3-64, for asserting that nothing changed.
