@@ -279,8 +279,10 @@ impl Scorer<'_> {
                 (o.hellinger(self.distances), o.coverage(tau), o.mean_overlap)
             }
             Score::Paper => {
+                // No tie-break by mean overlap: the paper's rule alone decides, so that
+                // its failure (every model covering everything) shows as ties.
                 let o = band_overlap(target, &bands(), p.bands as usize);
-                (o.coverage(1), o.coverage(tau), o.mean_overlap)
+                (o.coverage(1), o.coverage(tau), 0.0)
             }
             Score::Exact => {
                 let e = self.exact(target, record, &c.model)?;

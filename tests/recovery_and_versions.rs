@@ -104,3 +104,60 @@ fn a_format_version_other_than_1_is_refused_in_either_direction() {
         assert_eq!(snapshot(&dir), before, "a refused open changed the files");
     }
 }
+
+#[test]
+fn a_foreign_catalogue_is_refused_before_any_segment_byte_is_reclaimed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (ours, theirs) = (tmp.path().join("ours"), tmp.path().join("theirs"));
+    build(&ours);
+    let other = Index::create(&theirs, Params::default()).unwrap();
+    let (stem, path) = files(&data("image_digits/sources")).remove(0);
+    other
+        .register_file(&Registration::new(stem), &path, &InputOptions::default())
+        .unwrap();
+    drop(other);
+    std::fs::copy(theirs.join("catalog.redb"), ours.join("catalog.redb")).unwrap();
+    let segments: Vec<(std::path::PathBuf, Vec<u8>)> = std::fs::read_dir(ours.join("segments"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .map(|p| (p.clone(), std::fs::read(&p).unwrap()))
+        .collect();
+
+    let Err(err) = Index::open(&ours) else {
+        panic!("a foreign catalogue was opened for writing");
+    };
+    let message = err.to_string();
+    assert!(message.contains("catalog.redb"), "{message}");
+    assert!(
+        message.contains("nothing was truncated or removed"),
+        "{message}"
+    );
+    for (path, bytes) in &segments {
+        assert_eq!(
+            &std::fs::read(path).unwrap(),
+            bytes,
+            "{} changed",
+            path.display()
+        );
+    }
+}
+
+#[test]
+fn an_index_is_not_created_over_segment_files_that_lost_their_catalogue() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("index");
+    build(&dir);
+    std::fs::remove_file(dir.join("catalog.redb")).unwrap();
+    let seg = dir.join("segments/00000001.seg");
+    let before = std::fs::read(&seg).unwrap();
+    let Err(err) = Index::create(&dir, Params::default()) else {
+        panic!("an index was created over orphaned segments");
+    };
+    assert!(
+        err.to_string()
+            .contains("refusing to create an index over them"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&seg).unwrap(), before);
+    assert!(!dir.join("catalog.redb").exists());
+}

@@ -222,7 +222,8 @@ fn compact_reclaims_bytes_and_every_remaining_model_answers_identically() {
     let read_only = Index::open_read_only(dir.path());
     drop(read_only);
 
-    // Registrations continue in the new segment, and a second compaction takes a new id.
+    // Registrations continue in the new segment, and a second compaction, with nothing to
+    // reclaim, changes nothing.
     let done = index
         .register_file(
             &registration("model_Auckland_2017"),
@@ -236,9 +237,11 @@ fn compact_reclaims_bytes_and_every_remaining_model_answers_identically() {
     let again = index.compact().unwrap();
     assert_eq!(again.models, 8);
     assert_eq!(again.bytes_before, again.bytes_after);
+    assert_eq!(again.segments_after, again.segments_before);
+    assert_eq!(again.files_deleted, 0);
     assert_eq!(
         again.segments_after.iter().map(|s| s.0).collect::<Vec<_>>(),
-        [3]
+        [2]
     );
     assert_eq!(all_rankings(&index), with_new);
     assert_verified(&index);
@@ -691,4 +694,32 @@ fn identical_data_under_two_versions_scores_identically_under_every_strategy() {
         assert_eq!(b.len(), 2, "{score}");
         assert_eq!(b[0].1.to_bits(), b[1].1.to_bits(), "{score}: {b:?}");
     }
+}
+
+#[test]
+fn data_smaller_than_one_partition_is_registered_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = Index::create(dir.path().join("index"), Params::default()).unwrap();
+    let input = InputOptions::default();
+    let full = index
+        .register_file(
+            &Registration::new("full"),
+            &source("model_Chicago_2016"),
+            &input,
+        )
+        .unwrap();
+    assert!(full.warnings.is_empty(), "{:?}", full.warnings);
+    let text = std::fs::read_to_string(source("model_Chicago_2016")).unwrap();
+    let head: Vec<&str> = text.lines().take(6).collect();
+    let tiny = write(dir.path(), "tiny.csv", &(head.join("\n") + "\n"));
+    let done = index
+        .register_file(&Registration::new("tiny"), &tiny, &input)
+        .unwrap();
+    assert_eq!(done.model.rows, 5);
+    assert_eq!(done.warnings.len(), 1);
+    assert!(
+        done.warnings[0].starts_with("the data has 5 rows, fewer than one partition (64 rows)"),
+        "{:?}",
+        done.warnings
+    );
 }

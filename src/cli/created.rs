@@ -47,8 +47,13 @@ pub fn with_index<T>(
         }
         created => created.doing("creating index", dir),
     };
+    // IMPORTANT: undo only what this command created. A creation that failed may have
+    // lost a race with another process creating the same index (it then holds the lock):
+    // removing the directory then would delete that process's committed registration.
+    let index = created?;
+    let result = work(&index, true);
     // The index is dropped (its files closed) before `undo` removes them.
-    let result = created.and_then(|index| work(&index, true));
+    drop(index);
     if result.is_err() {
         undo.run(dir);
     }

@@ -44,7 +44,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .index
         .clone()
         .unwrap_or_else(|| tmp.path().join("index"));
-    let params = args.params.params();
+    let mut params = args.params.params();
+    // The exact score reads stored distributions: the demo's own index keeps them.
+    params.keep_distributions |= args.score == adaptdb::search::Score::Exact;
     created::with_index(&index_dir, params, Existing::Refuse, |index, _| {
         let register_s = register_sources(index, &sources)?;
         println!(

@@ -147,8 +147,19 @@ impl ParamArgs {
 
     /// Refuses a flag given explicitly (itself or through `--preset`) whose value differs
     /// from the parameter `stored` in an existing index: parameters are fixed at creation.
-    pub fn check_fixed(&self, index: &std::path::Path, stored: &Params) -> anyhow::Result<()> {
-        let given = self.params();
+    ///
+    /// `--bucket-width 0` ("calibrate"), given or set by a preset, matches an index whose
+    /// width was calibrated (`calibrated`): the command line that created it runs again.
+    pub fn check_fixed(
+        &self,
+        index: &std::path::Path,
+        stored: &Params,
+        calibrated: bool,
+    ) -> anyhow::Result<()> {
+        let mut given = self.params();
+        if given.bucket_width == 0.0 && calibrated {
+            given.bucket_width = stored.bucket_width;
+        }
         let mut differ = Vec::new();
         let via = |explicit: bool| match (&self.preset, explicit) {
             (Some(preset), false) => format!("--preset {preset} sets "),

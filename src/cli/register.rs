@@ -67,14 +67,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let done = match (&args.sketch, &args.data) {
         (Some(file), _) => {
             let index = Index::open(&args.index).doing("opening index", &args.index)?;
-            args.params.check_fixed(&args.index, &index.params())?;
+            args.params
+                .check_fixed(&args.index, &index.params(), calibrated(&index)?)?;
             register_sketch_file(&index, &registration, file).doing(&registering, file)?
         }
         (None, Some(data)) => {
             let params = args.params.params();
             created::with_index(&args.index, params, Existing::Open, |index, created| {
                 if !created {
-                    args.params.check_fixed(&args.index, &index.params())?;
+                    args.params
+                        .check_fixed(&args.index, &index.params(), calibrated(index)?)?;
                 }
                 let input = InputOptions {
                     label_column: args.label_column.clone(),
@@ -93,6 +95,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             "partitions": m.partitions, "flattened": m.flat_len,
             "fingerprint": format!("{:016x}", m.fingerprint),
             "created_space": done.created_space, "duplicates": done.duplicates,
+            "warnings": done.warnings,
         });
         println!("{out}");
     } else {
@@ -116,5 +119,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             );
         }
     }
+    for warning in &done.warnings {
+        eprintln!("warning: {warning}");
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Whether the index's bucket width was calibrated from its first registration (so that
+/// `--bucket-width 0`, "calibrate", is what created it).
+fn calibrated(index: &Index) -> anyhow::Result<bool> {
+    Ok(index.calibration()?.is_some_and(|c| c.derived))
 }

@@ -59,6 +59,9 @@ pub struct Calibration {
     pub js_threshold: f64,
     /// The bucket width r in force (calibrated from the threshold unless set by hand).
     pub bucket_width: f64,
+    /// Whether r was derived from the threshold (the index was created with r = 0) rather
+    /// than set by hand.
+    pub derived: bool,
     /// Bands of L a partition pair must share to count as a match at the threshold.
     pub match_bands: u32,
 }
@@ -196,6 +199,31 @@ impl Index {
         guard::contain(&self.catalog_path, || self.inspect_unguarded())
     }
 
+    /// What the first registration measured and derived from it, or `None` before it; a
+    /// cheap read of two catalogue values.
+    pub fn calibration(&self) -> Result<Option<Calibration>> {
+        guard::contain(&self.catalog_path, || {
+            self.calibration_in(&self.begin_read()?)
+        })
+    }
+
+    fn calibration_in(&self, txn: &ReadTransaction) -> Result<Option<Calibration>> {
+        let Some(bytes) = self.read_meta(txn, KEY_NOISE_FLOOR)? else {
+            return Ok(None);
+        };
+        let params = self.params();
+        let noise_floor = f64::from_bits(self.decode_u64(KEY_NOISE_FLOOR, &bytes)?);
+        let js_threshold = 2.0 * noise_floor;
+        let (r, rows, bands) = (params.bucket_width, params.rows_per_band, params.bands);
+        Ok(Some(Calibration {
+            noise_floor,
+            js_threshold,
+            bucket_width: r,
+            derived: r == crate::divergence::bucket_width_for(js_threshold, rows),
+            match_bands: crate::divergence::band_threshold(js_threshold, r, rows, bands),
+        }))
+    }
+
     fn inspect_unguarded(&self) -> Result<InspectReport> {
         let started = std::time::Instant::now();
         let txn = self.begin_read()?;
@@ -218,20 +246,7 @@ impl Index {
             None => None,
         };
         let params = self.params();
-        let calibration = match self.read_meta(&txn, KEY_NOISE_FLOOR)? {
-            Some(bytes) => {
-                let noise_floor = f64::from_bits(self.decode_u64(KEY_NOISE_FLOOR, &bytes)?);
-                let js_threshold = 2.0 * noise_floor;
-                let (r, rows, bands) = (params.bucket_width, params.rows_per_band, params.bands);
-                Some(Calibration {
-                    noise_floor,
-                    js_threshold,
-                    bucket_width: r,
-                    match_bands: crate::divergence::band_threshold(js_threshold, r, rows, bands),
-                })
-            }
-            None => None,
-        };
+        let calibration = self.calibration_in(&txn)?;
         let models = txn
             .open_table(MODELS)
             .map_err(|e| self.db_err(e.into()))?

@@ -155,8 +155,7 @@ pub enum StoreError {
     /// recover it.
     #[error(
         "{}: the last process writing this index did not close it (it was killed or \
-         crashed), and it could not be recovered for reading: {reason}; opening it for \
-         writing once (any write command) recovers it",
+         crashed), and it could not be recovered for reading: {reason}",
         path.display()
     )]
     NeedsRecovery {
@@ -231,8 +230,15 @@ impl Registration {
         if let Some(v) = &self.version {
             validate_label("version", v)?;
         }
-        for (key, value) in &self.metadata {
+        for (i, (key, value)) in self.metadata.iter().enumerate() {
             validate_label("metadata key", key)?;
+            if self.metadata[..i].iter().any(|(k, _)| k == key) {
+                return Err(StoreError::InvalidLabel {
+                    what: "metadata key",
+                    value: key.clone(),
+                    reason: "is given twice",
+                });
+            }
             if value.chars().any(char::is_control) {
                 return Err(StoreError::InvalidLabel {
                     what: "metadata value",
@@ -307,6 +313,22 @@ pub struct Registered {
     pub duplicates: Vec<u32>,
     /// The id of the version this registration replaced, with [`Registration::replace`].
     pub replaced: Option<u32>,
+    /// What the caller should know about the data, though it was registered: a dataset
+    /// smaller than one partition, whose distribution is mostly smoothing.
+    pub warnings: Vec<String>,
+}
+
+/// Warnings about a sketch that is registered anyway (see [`Registered::warnings`]).
+fn sketch_warnings(params: &Params, sketch: &Sketch) -> Vec<String> {
+    let s = params.partition_rows as u64;
+    if sketch.rows >= s {
+        return Vec::new();
+    }
+    vec![format!(
+        "the data has {} rows, fewer than one partition ({s} rows): its one distribution \
+         is dominated by smoothing and will look close to most targets",
+        sketch.rows
+    )]
 }
 
 fn now_ms() -> u64 {
@@ -333,6 +355,21 @@ impl Index {
         let catalog_path = dir.join(CATALOG_FILE);
         if catalog_path.exists() {
             return Err(StoreError::Exists { path: dir }.into());
+        }
+        // Segment files without a catalogue are an index that lost its catalogue (or a
+        // copy missing it): creating one over them would overwrite their records.
+        let segments = segment::segments_dir(&dir);
+        let orphans = std::fs::read_dir(&segments).map_or(0, |d| d.count());
+        if orphans > 0 {
+            return Err(StoreError::NotAnIndex {
+                path: dir,
+                reason: format!(
+                    "it has no {CATALOG_FILE} but {} holds {orphans} files; refusing to \
+                     create an index over them (restore the catalogue, or remove them)",
+                    segments.display()
+                ),
+            }
+            .into());
         }
         std::fs::create_dir_all(&dir).map_err(|source| StoreError::Io {
             path: dir.clone(),
@@ -378,6 +415,27 @@ impl Index {
             .map_err(|e| self.db_err(e.into()))?;
         let committed = self.listed_segments(&table)?;
         drop(table);
+        // IMPORTANT: truncating and removing trusts the catalogue's lengths, so first check
+        // that this catalogue describes these segment files: its projection record (the
+        // first record of every index) must be where it says, with its checksum. A foreign
+        // or restored-from-elsewhere catalogue stops here, with nothing changed.
+        if let Some(bytes) = self.read_meta(&txn, KEY_PROJECTION)? {
+            let loc = decode_location(&bytes).map_err(|e| self.corrupt(e))?;
+            if !segment::record_matches(&self.dir, &loc)? {
+                return Err(StoreError::Corrupt {
+                    path: segment::segment_path(&self.dir, loc.segment),
+                    reason: format!(
+                        "it does not hold the projection record that {} places at offset {} \
+                         ({} bytes): one of the two files is damaged, or they belong to \
+                         different indexes; nothing was truncated or removed",
+                        self.catalog_path.display(),
+                        loc.offset,
+                        loc.len
+                    ),
+                }
+                .into());
+            }
+        }
         drop(txn);
         Ok(segment::recover(&self.dir, &committed)?)
     }
@@ -456,7 +514,8 @@ impl Index {
                 Err(redb::DatabaseError::RepairAborted) => {
                     return Err(StoreError::NeedsRecovery {
                         path: catalog_path,
-                        reason: "another process holds it for writing but has not recovered it"
+                        reason: "another process holds it for writing and has not recovered it \
+                                 yet; try again"
                             .into(),
                     }
                     .into())
@@ -487,7 +546,10 @@ impl Index {
             Err(Error::Store(StoreError::Locked { .. })) => Ok(false),
             Err(e) => Err(StoreError::NeedsRecovery {
                 path: catalog_path.to_path_buf(),
-                reason: format!("opening it for writing to recover it failed: {e}"),
+                reason: format!(
+                    "recovering it takes a writable open, which failed ({e}); when that is \
+                     only a permission, any write command by the index's owner recovers it"
+                ),
             }
             .into()),
         }
@@ -863,6 +925,7 @@ impl Index {
             created_space,
             duplicates: prepared.duplicates,
             replaced: prepared.replaced,
+            warnings: sketch_warnings(&self.params(), &sketch),
         })
     }
 
@@ -914,6 +977,7 @@ impl Index {
                         created_space: false,
                         duplicates: prepared.duplicates,
                         replaced: prepared.replaced,
+                        warnings: sketch_warnings(&self.params(), sketch),
                     })),
                     Err(e) => {
                         seg.rollback();

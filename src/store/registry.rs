@@ -187,6 +187,26 @@ impl Index {
             self.all_models(&table)?
         };
 
+        // Nothing to reclaim when the committed bytes are the live records' plus headers and
+        // alignment (under 16 bytes a record), and no unlisted segment file is left over:
+        // rewriting every segment then would only copy it.
+        let live: u64 = models.iter().map(|m| m.location.len as u64).sum::<u64>()
+            + projection.len as u64
+            + segment::SEGMENT_HEADER_LEN * segments_before.len() as u64;
+        let slack = (segment::RECORD_ALIGN - 1) * (models.len() as u64 + 1);
+        let listed: Vec<u32> = segments_before.iter().map(|&(id, _)| id).collect();
+        let unlisted = self
+            .segment_files()?
+            .iter()
+            .any(|(id, _)| !listed.contains(id));
+        if report.bytes_before <= live + slack && !unlisted {
+            tracing::debug!(bytes = report.bytes_before, "nothing to reclaim");
+            report.models = models.len();
+            report.segments_after = segments_before;
+            report.bytes_after = report.bytes_before;
+            return Ok(report);
+        }
+
         // A new segment numbered after every existing file and the open writer's: ids are
         // never reused, so no reader's cached map of an old id can be stale.
         let last_file = self.segment_files()?.into_iter().map(|(id, _)| id).max();
@@ -271,7 +291,7 @@ impl Index {
 
     /// Segment files under `segments/`, by id.
     fn segment_files(&self) -> Result<Vec<(u32, std::path::PathBuf)>> {
-        let seg_dir = self.dir.join("segments");
+        let seg_dir = segment::segments_dir(&self.dir);
         let entries = match std::fs::read_dir(&seg_dir) {
             Ok(entries) => entries,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -325,7 +345,7 @@ impl Index {
             deleted += 1;
         }
         if deleted > 0 {
-            let seg_dir = self.dir.join("segments");
+            let seg_dir = segment::segments_dir(&self.dir);
             std::fs::File::open(&seg_dir)
                 .and_then(|d| d.sync_all())
                 .map_err(|source| StoreError::Io {

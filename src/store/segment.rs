@@ -75,7 +75,12 @@ pub struct RecordLocation {
 
 /// The path of segment `id` in an index directory.
 pub fn segment_path(dir: &Path, id: u32) -> PathBuf {
-    dir.join("segments").join(format!("{id:08}.seg"))
+    segments_dir(dir).join(format!("{id:08}.seg"))
+}
+
+/// The folder of an index's segment files (FORMAT.md §1).
+pub fn segments_dir(dir: &Path) -> PathBuf {
+    dir.join("segments")
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
@@ -186,7 +191,7 @@ impl SegmentWriter {
     }
 
     fn create(dir: &Path, id: u32) -> Result<Self, StoreError> {
-        let seg_dir = dir.join("segments");
+        let seg_dir = segments_dir(dir);
         std::fs::create_dir_all(&seg_dir).map_err(io_err(&seg_dir))?;
         let path = segment_path(dir, id);
         let mut file = OpenOptions::new()
@@ -257,10 +262,26 @@ impl SegmentWriter {
     }
 }
 
+/// The bytes of the record at `loc` match its checksum, read from the file itself (not a
+/// map, which may not cover bytes past the committed length yet).
+pub fn record_matches(dir: &Path, loc: &RecordLocation) -> Result<bool, StoreError> {
+    let path = segment_path(dir, loc.segment);
+    let file = File::open(&path).map_err(io_err(&path))?;
+    let mut bytes = vec![0u8; loc.len as usize];
+    match file.read_exact_at(&mut bytes, loc.offset) {
+        Ok(()) => Ok(xxhash_rust::xxh3::xxh3_64(&bytes) == loc.checksum),
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(false),
+        Err(e) => Err(io_err(&path)(e)),
+    }
+}
+
 /// Truncates each committed segment to its committed length and removes segment files
 /// numbered after the last committed one; both hold only bytes of registrations that
 /// never committed. `committed` lists (segment, committed length).
 pub fn recover(dir: &Path, committed: &[(u32, u64)]) -> Result<(), StoreError> {
+    // Every listed segment is checked before any is changed: a catalogue that does not
+    // describe these files must not truncate the first ones before the mismatch shows.
+    let mut files = Vec::with_capacity(committed.len());
     for &(id, len) in committed {
         let path = segment_path(dir, id);
         let file = OpenOptions::new()
@@ -274,6 +295,9 @@ pub fn recover(dir: &Path, committed: &[(u32, u64)]) -> Result<(), StoreError> {
                 reason: format!("file has {found} bytes but the catalogue committed {len}"),
             });
         }
+        files.push((path, file, found, len));
+    }
+    for (path, file, found, len) in files {
         if found > len {
             tracing::warn!(path = %path.display(), discarded = found - len,
                 "discarding segment bytes of an uncommitted registration");
@@ -282,7 +306,7 @@ pub fn recover(dir: &Path, committed: &[(u32, u64)]) -> Result<(), StoreError> {
         }
     }
     let last = committed.iter().map(|&(id, _)| id).max().unwrap_or(0);
-    let seg_dir = dir.join("segments");
+    let seg_dir = segments_dir(dir);
     let Ok(entries) = std::fs::read_dir(&seg_dir) else {
         return Ok(());
     };

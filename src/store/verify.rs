@@ -390,7 +390,7 @@ impl Checker<'_> {
 
     /// Files under `segments/` the table does not list.
     fn check_unlisted_files(&mut self, segs: &BTreeMap<u32, u64>) {
-        let dir = self.index.dir.join("segments");
+        let dir = segment::segments_dir(&self.index.dir);
         let entries = match std::fs::read_dir(&dir) {
             Ok(e) => e,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
