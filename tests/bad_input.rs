@@ -194,3 +194,12 @@ fn a_constant_first_dataset_is_refused_and_leaves_the_index_empty() {
     assert_eq!(space.columns()[1].bins(), 16);
     assert!(index.params().bucket_width > 0.0);
 }
+
+#[test]
+fn a_csv_gz_that_is_not_gzip_is_named_as_such() {
+    let (_, message) = register_fails("plain.csv.gz", "a,b,label\n1,2,x\n3,4,y\n");
+    assert!(
+        message.ends_with("plain.csv.gz: named .csv.gz but not gzip-compressed (no gzip header)"),
+        "{message}"
+    );
+}

@@ -158,3 +158,28 @@ fn bit_flips_are_detected_or_harmless() {
         "segment magic"
     );
 }
+
+#[test]
+fn an_empty_or_cut_short_catalogue_is_named_as_such() {
+    for (len, what) in [
+        (0usize, "the file is empty (0 bytes)"),
+        (50_000, "truncated"),
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("index");
+        copy_golden(&dir);
+        let catalog = dir.join("catalog.redb");
+        let bytes = std::fs::read(&catalog).unwrap();
+        std::fs::write(&catalog, &bytes[..len]).unwrap();
+        for result in [Index::open_read_only(&dir), Index::open(&dir)] {
+            let Err(err) = result else {
+                panic!("a catalogue cut to {len} bytes was opened");
+            };
+            let message = err.to_string();
+            assert!(
+                message.contains("catalog.redb: corrupt: ") && message.contains(what),
+                "{len}: {message}"
+            );
+        }
+    }
+}

@@ -56,9 +56,14 @@ impl CsvSource {
         };
         let file = File::open(path).map_err(io_err)?;
         let mut buffered = BufReader::with_capacity(BUFFER_BYTES, file);
+        let magic = starts_with_gzip_magic(&mut buffered).map_err(io_err)?;
         let gzip = match compression {
+            Compression::Gzip if !magic => {
+                let what = "named .csv.gz but not gzip-compressed (no gzip header)";
+                return Err(io_err(io::Error::new(io::ErrorKind::InvalidData, what)));
+            }
             Compression::Gzip => true,
-            Compression::Sniff => starts_with_gzip_magic(&mut buffered).map_err(io_err)?,
+            Compression::Sniff => magic,
         };
         let stream: Box<dyn BufRead + Send> = if gzip {
             let decoder = MultiGzDecoder::new(buffered);

@@ -49,7 +49,7 @@ pub enum SketchError {
     /// The first registration's data cannot fix a usable sample space: every feature
     /// column holds a single value, so every dataset would map to the same distribution.
     #[error(
-        "{}: every feature column has a single value in its {rows} rows, so it cannot fix \
+        "{}: every feature column has a single value in its {rows} row(s), so it cannot fix \
          the index's sample space (the first registration places the bin edges); register a \
          larger or more varied dataset first",
         path.display()

@@ -579,6 +579,13 @@ impl Index {
         if !catalog_path.is_file() {
             return Err(not("it has no catalog.redb").into());
         }
+        if std::fs::metadata(&catalog_path).is_ok_and(|m| m.len() == 0) {
+            return Err(StoreError::Corrupt {
+                path: catalog_path,
+                reason: "the file is empty (0 bytes)".into(),
+            }
+            .into());
+        }
         Ok((dir.to_path_buf(), catalog_path))
     }
 
@@ -1687,6 +1694,13 @@ fn db_error(path: &Path, e: redb::Error) -> StoreError {
             path: path.to_path_buf(),
             reason,
         },
+        // redb reads a cut-short file as a short read.
+        redb::Error::Io(source) if source.kind() == std::io::ErrorKind::UnexpectedEof => {
+            StoreError::Corrupt {
+                path: path.to_path_buf(),
+                reason: "the file is truncated (it ends before its own layout does)".into(),
+            }
+        }
         redb::Error::Io(source) => StoreError::Io {
             path: path.to_path_buf(),
             error: source,
