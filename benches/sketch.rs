@@ -98,7 +98,8 @@ fn main() {
 
     let occupied = counts.iter().filter(|&&c| c > 0).count();
     println!(
-        "{}: {} rows × {} columns, {} partitions; D = {dim}, K = {}, {:.0} occupied bins per partition",
+        "{}: {} rows × {} columns, {} partitions; D = {dim}, K = {}, \
+         {:.0} occupied bins per partition",
         file.display(),
         frame.rows,
         frame.columns.len(),

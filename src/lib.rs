@@ -12,7 +12,8 @@
 //!
 //! let index = Index::open_or_create("models.adaptdb", Params::default())?;
 //! let input = InputOptions::default();
-//! index.register_file(&Registration::new("churn").version("2024-01"), Path::new("jan.csv"), &input)?;
+//! let registration = Registration::new("churn").version("2024-01");
+//! index.register_file(&registration, Path::new("jan.csv"), &input)?;
 //! let results = index.search_file(Path::new("target.csv"), &input, &SearchOptions::default())?;
 //! for m in &results.matches {
 //!     println!("{}@{} {:.3}", m.model.name, m.model.version, m.adaptivity);

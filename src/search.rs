@@ -2,14 +2,21 @@
 //! `Index::search` found; they differ in what they read from each candidate's stored
 //! sketch (FORMAT.md §4.2) and in what they estimate:
 //!
-//! | strategy | reads | estimates | cost per candidate |
-//! |---|---|---|---|
-//! | `hellinger` (default) | per-partition band hashes | the exact soft score: each target partition's best shared-band count with one source partition, inverted through the band collision curve into a squared Hellinger distance (which bounds JS: ln2·H² ≤ JS ≤ H²); 1 − their mean | as `soft` |
-//! | `soft` | per-partition band hashes | for each target partition, the largest share of bands it has in common with one source partition, averaged | n·L lookups in m·L sorted hashes |
-//! | `exact` | per-partition bin counts (index option) | 1 − mean over target partitions of the smallest JS to a source partition, over ln 2 | n·m·D logarithms |
-//! | `containment` | flattened set | \|F(T) ∩ F(S)\| / \|F(T)\| | a merge of two sorted sets |
-//! | `minhash` | padded MinHash signature | the same containment, estimated from K_m values | K_m comparisons |
-//! | `paper` | per-partition band hashes | share of target partitions with at least one band in common with some source partition (the paper's rule) | as `soft` |
+//! - `hellinger` (the default) reads the per-partition band hashes and estimates the exact
+//!   soft score: each target partition's best shared-band count with one source partition,
+//!   inverted through the band collision curve into a squared Hellinger distance (which
+//!   bounds JS: ln2·H² ≤ JS ≤ H²); 1 − their mean. Costs as `soft`.
+//! - `soft` reads the same and averages, over target partitions, the largest share of bands
+//!   each has in common with one source partition: n·m·L band comparisons per candidate
+//!   (n·L lookups in m·L sorted hashes for targets of many partitions).
+//! - `exact` reads the per-partition bin counts (an index option): 1 − the mean over target
+//!   partitions of the smallest JS to a source partition, over ln 2; n·m·D logarithms.
+//! - `containment` reads the flattened set: |F(T) ∩ F(S)| / |F(T)|, a merge of two sorted
+//!   sets.
+//! - `minhash` reads the padded MinHash signature: the same containment estimated from K_m
+//!   values, K_m comparisons.
+//! - `paper` reads the band hashes: the share of target partitions with at least one band in
+//!   common with some source partition (the paper's rule); costs as `soft`.
 //!
 //! Each match also carries its *coverage*, the hard adaptivity of Def. 3.1: the share of
 //! target partitions matched by some source partition within the calibrated JS threshold

@@ -726,7 +726,8 @@ fn markdown(
     let _ = writeln!(
         md,
         "\nStrategies (`Index::search`): hellinger (default), soft, exact, containment, \
-         minhash, paper on the default index; paper@preset; hellinger@L=1. Baselines (raw data, `adaptdb::eval`): \
+         minhash, paper on the default index; paper@preset; hellinger@L=1. Baselines (raw \
+         data, `adaptdb::eval`): \
          pairwise = exact hard adaptivity (Def. 3.1) at t; exact-raw = exact soft score; \
          whole-js = −JS of the whole datasets; l2-mean / l2-mean-z = −L2 between mean \
          feature vectors, raw / z-scored with the pooled rows of source and target; \

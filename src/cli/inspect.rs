@@ -239,7 +239,8 @@ fn print_report(r: &InspectReport) {
     match &r.calibration {
         Some(c) => println!(
             "calibration: noise floor {:.5} nats (mean JS between partitions of the first \
-             dataset, or the formula's value when it had one partition); JS threshold t = {:.5}; bucket width r = {:.4}; a partition match \
+             dataset, or the formula's value when it had one partition); JS threshold \
+             t = {:.5}; bucket width r = {:.4}; a partition match \
              shares at least {} of {} bands",
             c.noise_floor, c.js_threshold, c.bucket_width, c.match_bands, r.params.bands
         ),

@@ -27,7 +27,11 @@ pub enum SketchError {
     #[error(transparent)]
     Input(#[from] InputError),
     /// The file's feature columns differ from the index's sample space.
-    #[error("{}: feature columns differ from the index's: {}", path.display(), describe(missing, extra))]
+    #[error(
+        "{}: feature columns differ from the index's: {}",
+        path.display(),
+        describe(missing, extra)
+    )]
     ColumnMismatch {
         /// The data file.
         path: PathBuf,

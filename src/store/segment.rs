@@ -25,6 +25,9 @@ pub const SEGMENT_VERSION: u32 = 1;
 pub const SEGMENT_HEADER_LEN: u64 = 32;
 /// A segment is closed and a new one started once it passes this size.
 pub const SEGMENT_TARGET_LEN: u64 = 1 << 30;
+/// The validator rkyv checks archived records with.
+type Validator<'b> = rkyv::api::high::HighValidator<'b, rancor::Error>;
+
 /// Records are aligned to this many bytes within a segment.
 pub const RECORD_ALIGN: u64 = 16;
 
@@ -124,8 +127,7 @@ pub fn access_record<'a, T>(
     loc: &RecordLocation,
 ) -> Result<&'a T, StoreError>
 where
-    T: rkyv::Portable
-        + for<'b> rkyv::bytecheck::CheckBytes<rkyv::api::high::HighValidator<'b, rancor::Error>>,
+    T: rkyv::Portable + for<'b> rkyv::bytecheck::CheckBytes<Validator<'b>>,
 {
     let found = xxhash_rust::xxh3::xxh3_64(bytes);
     if found != loc.checksum {
@@ -423,8 +425,7 @@ impl RecordBytes {
     /// Validates the record as an archived `T` (checksum first, then bytecheck).
     pub fn archived<T>(&self) -> Result<&T, StoreError>
     where
-        T: rkyv::Portable
-            + for<'b> rkyv::bytecheck::CheckBytes<rkyv::api::high::HighValidator<'b, rancor::Error>>,
+        T: rkyv::Portable + for<'b> rkyv::bytecheck::CheckBytes<Validator<'b>>,
     {
         access_record(self.bytes(), &self.path, &self.loc)
     }

@@ -1214,7 +1214,8 @@ impl Checker<'_> {
             };
             if m.fingerprint != fp {
                 self.catalog(format!(
-                    "fingerprints[{fp:#018x}] → model {id} ({}@{}), whose fingerprint is {:#018x}",
+                    "fingerprints[{fp:#018x}] → model {id} ({}@{}), whose fingerprint is \
+                     {:#018x}",
                     m.name, m.version, m.fingerprint
                 ));
             }
