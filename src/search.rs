@@ -252,10 +252,14 @@ impl Scorer<'_> {
         candidates: Vec<Candidate>,
         options: &SearchOptions,
     ) -> Result<Vec<Match>> {
+        let p = self.params;
+        // The same for every candidate: the match rule of the coverage.
+        let tau =
+            divergence::band_threshold(self.js_threshold, p.bucket_width, p.rows_per_band, p.bands);
         let min = options.min_adaptivity.unwrap_or(f64::NEG_INFINITY);
         let mut scored = candidates
             .into_par_iter()
-            .map(|c| self.score(target, c, options.score))
+            .map(|c| self.score(target, c, options.score, tau))
             .filter(|m| m.as_ref().map_or(true, |m| m.coverage >= min))
             .collect::<Result<Vec<_>>>()?;
         scored.sort_by(|a, b| {
@@ -269,12 +273,11 @@ impl Scorer<'_> {
         Ok(scored)
     }
 
-    fn score(&self, target: &Sketch, c: Candidate, score: Score) -> Result<Match> {
+    /// Scores one candidate; `tau` is the band count of a partition match at the threshold.
+    fn score(&self, target: &Sketch, c: Candidate, score: Score, tau: u32) -> Result<Match> {
         let p = self.params;
         let bytes = self.segments.read(&c.model.location)?;
         let record = bytes.sketch(p.bands as usize, self.space.dim())?;
-        let tau =
-            divergence::band_threshold(self.js_threshold, p.bucket_width, p.rows_per_band, p.bands);
         let bands = || -> Vec<u64> { record.band_hashes.iter().map(|h| h.to_native()).collect() };
         let (adaptivity, coverage, mean_overlap) = match score {
             Score::Soft => {

@@ -11,12 +11,11 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::ffi::OsString;
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use adaptdb::{Params, SearchOptions};
-use common::data;
+use common::{data, flip_byte};
 
 /// The library text that advises running `verify`; `verify` must never print it.
 const VERIFY_HINT: &str = "run `adaptdb verify`";
@@ -535,17 +534,6 @@ fn sketch_merge_refuses_the_same_file_given_twice() {
     );
     refused(&out, 1, &[&expected]);
     assert!(!merged.exists());
-}
-
-fn flip_byte(path: &Path, offset: u64) {
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(path)
-        .unwrap();
-    let mut b = [0u8; 1];
-    file.read_exact_at(&mut b, offset).unwrap();
-    file.write_all_at(&[b[0] ^ 0x5a], offset).unwrap();
 }
 
 #[test]

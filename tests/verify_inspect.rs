@@ -5,7 +5,6 @@
 mod common;
 
 use std::io::Write;
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -70,17 +69,6 @@ fn padding_in_meta(dir: &Path) -> u64 {
 
 fn verify(dir: &Path) -> adaptdb::store::VerifyReport {
     Index::open_read_only(dir).unwrap().verify().unwrap()
-}
-
-fn flip_byte(path: &Path, offset: u64) {
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(path)
-        .unwrap();
-    let mut b = [0u8; 1];
-    file.read_exact_at(&mut b, offset).unwrap();
-    file.write_all_at(&[b[0] ^ 0x5a], offset).unwrap();
 }
 
 fn only_problem(report: &adaptdb::store::VerifyReport) -> &Problem {

@@ -110,3 +110,16 @@ pub fn catalog_dump(path: &Path) -> Vec<u8> {
     }
     out
 }
+
+/// Flips bits of the byte at `offset` of `path` in place (XOR 0x5a).
+pub fn flip_byte(path: &Path, offset: u64) {
+    use std::os::unix::fs::FileExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .unwrap();
+    let mut b = [0u8; 1];
+    file.read_exact_at(&mut b, offset).unwrap();
+    file.write_all_at(&[b[0] ^ 0x5a], offset).unwrap();
+}
